@@ -1,0 +1,139 @@
+"""Curation: browse datasets, images and crops; deactivate bad crops."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, SourceImage
+
+THUMBNAIL_PX = 96
+
+
+def thumbnail(file_field, size: int = THUMBNAIL_PX) -> str:
+    if not file_field:
+        return "—"
+    return format_html(
+        '<img src="{}" style="max-width:{}px;max-height:{}px" loading="lazy" alt="">',
+        file_field.url,
+        size,
+        size,
+    )
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ("name", "version", "source", "image_count", "created")
+    search_fields = ("name", "version", "source", "notes")
+    list_filter = ("name",)
+    readonly_fields = ("created",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
+        return super().get_queryset(request).annotate(_image_count=Count("images"))
+
+    @admin.display(description="images", ordering="_image_count")
+    def image_count(self, obj: Dataset) -> int:
+        return obj._image_count
+
+
+@admin.register(SourceImage)
+class SourceImageAdmin(admin.ModelAdmin):
+    list_display = ("preview", "original_name", "dataset", "split", "width", "height", "status", "crop_count")
+    list_filter = ("dataset", "split", "status")
+    search_fields = ("original_name", "sha256", "error")
+    readonly_fields = ("preview_large", "sha256", "width", "height", "created", "processed")
+    list_select_related = ("dataset",)
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SourceImage]:
+        return super().get_queryset(request).annotate(_crop_count=Count("crops"))
+
+    @admin.display(description="crops", ordering="_crop_count")
+    def crop_count(self, obj: SourceImage) -> int:
+        return obj._crop_count
+
+    @admin.display(description="image")
+    def preview(self, obj: SourceImage) -> str:
+        return thumbnail(obj.file)
+
+    @admin.display(description="image")
+    def preview_large(self, obj: SourceImage) -> str:
+        return thumbnail(obj.file, 480)
+
+
+@admin.register(Crop)
+class CropAdmin(admin.ModelAdmin):
+    list_display = ("preview", "id", "label", "confidence", "dataset", "split", "is_active", "created")
+    list_filter = ("is_active", "label", "image__dataset", "image__split", "detector_version", "embedder_version")
+    search_fields = ("label", "image__original_name", "image__sha256")
+    readonly_fields = (
+        "preview_large",
+        "image",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "detector_version",
+        "embedder_version",
+        "created",
+    )
+    exclude = ("embedding",)
+    list_select_related = ("image__dataset",)
+    actions = ("deactivate", "reactivate")
+    list_per_page = 100
+
+    @admin.display(description="crop")
+    def preview(self, obj: Crop) -> str:
+        return thumbnail(obj.file)
+
+    @admin.display(description="crop")
+    def preview_large(self, obj: Crop) -> str:
+        return thumbnail(obj.file, 320)
+
+    @admin.display(description="dataset", ordering="image__dataset")
+    def dataset(self, obj: Crop) -> Dataset:
+        return obj.image.dataset
+
+    @admin.display(description="split", ordering="image__split")
+    def split(self, obj: Crop) -> str:
+        return obj.image.split
+
+    @admin.action(description="Deactivate selected crops (hide them from search)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Crop]) -> None:
+        changed = queryset.update(is_active=False)
+        self.message_user(request, f"{changed} crop(s) deactivated.", messages.SUCCESS)
+
+    @admin.action(description="Reactivate selected crops")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Crop]) -> None:
+        changed = queryset.update(is_active=True)
+        self.message_user(request, f"{changed} crop(s) reactivated.", messages.SUCCESS)
+
+
+@admin.register(IndexBuild)
+class IndexBuildAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "size", "status", "embedder_version", "created", "finished")
+    list_filter = ("status", "kind")
+    search_fields = ("checksum", "kind")
+    readonly_fields = ("created", "finished", "checksum", "max_crop_id")
+
+
+@admin.register(IndexingJob)
+class IndexingJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "dataset",
+        "split",
+        "status",
+        "processed_images",
+        "failed_images",
+        "total_images",
+        "total_crops",
+        "started",
+        "finished",
+    )
+    list_filter = ("status", "dataset")
+    search_fields = ("error", "dataset__name")
+    readonly_fields = ("created", "started", "finished")
+    list_select_related = ("dataset",)

@@ -1,0 +1,176 @@
+"""Datasets, their images, the crops found in them, index builds and jobs.
+
+PostgreSQL (pgvector) is the source of truth for embeddings; FAISS builds are
+derived from it and can always be rebuilt.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from pgvector.django import HnswIndex, VectorField
+
+
+class Dataset(models.Model):
+    name = models.CharField(max_length=200)
+    version = models.CharField(max_length=50, default="version_1")
+    source = models.CharField(
+        max_length=500, blank=True, help_text="Where the images came from (path, URL, annotation file)."
+    )
+    split_names = models.JSONField(default=list, blank=True, help_text='e.g. ["train", "val", "test"]')
+    root_path = models.CharField(
+        max_length=1000, blank=True, help_text="Folder of the dataset on disk, when it has one."
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name", "version"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="dataset_name_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+def source_image_path(instance: SourceImage, filename: str) -> str:
+    return f"images/{instance.dataset_id}/{instance.sha256[:2]}/{instance.sha256}_{filename}"
+
+
+def crop_image_path(instance: Crop, filename: str) -> str:
+    return f"crops/{instance.image.dataset_id}/{filename}"
+
+
+class SourceImage(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
+    file = models.ImageField(upload_to=source_image_path, max_length=500, width_field="width", height_field="height")
+    original_name = models.CharField(max_length=500, blank=True)
+    split = models.CharField(max_length=20, blank=True, db_index=True)
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    processed = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dataset", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "sha256"], name="image_sha256_unique_per_dataset"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name or self.sha256[:12]
+
+
+class Crop(models.Model):
+    image = models.ForeignKey(SourceImage, on_delete=models.CASCADE, related_name="crops")
+    label = models.CharField(max_length=100, db_index=True)
+    confidence = models.FloatField()
+    # Box in source-image pixels (the detection, before crop padding).
+    x1 = models.FloatField()
+    y1 = models.FloatField()
+    x2 = models.FloatField()
+    y2 = models.FloatField()
+    file = models.ImageField(upload_to=crop_image_path, max_length=500, blank=True)
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIM)
+    detector_version = models.CharField(max_length=200)
+    embedder_version = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True, db_index=True, help_text="Inactive crops are never searched.")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(x1__gte=0) & Q(y1__gte=0) & Q(x2__gt=F("x1")) & Q(y2__gt=F("y1")),
+                name="crop_bbox_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1),
+                name="crop_confidence_0_1",
+            ),
+        ]
+        indexes = [
+            HnswIndex(
+                name="crop_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} #{self.pk}"
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+
+class IndexBuild(models.Model):
+    class Status(models.TextChoices):
+        BUILDING = "building"
+        READY = "ready"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=50, help_text="FAISS index type, e.g. Flat, HNSW32, IVF1024,PQ64.")
+    size = models.PositiveIntegerField(default=0, help_text="Number of vectors in the index.")
+    file = models.FileField(upload_to="indexes/", max_length=500, blank=True)
+    checksum = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING, db_index=True)
+    # Crops with a larger id than this were added after the build.
+    max_crop_id = models.BigIntegerField(default=0)
+    embedder_version = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.size}) {self.status}"
+
+
+class IndexingJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="jobs")
+    split = models.CharField(max_length=20, blank=True, help_text="Empty means all splits.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    total_images = models.PositiveIntegerField(default=0)
+    processed_images = models.PositiveIntegerField(default=0)
+    failed_images = models.PositiveIntegerField(default=0)
+    total_crops = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed_images__lte=F("total_images")),
+                name="job_processed_le_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} on {self.dataset}"
+
+    @property
+    def progress(self) -> float:
+        return self.processed_images / self.total_images if self.total_images else 0.0

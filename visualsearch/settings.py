@@ -1,0 +1,193 @@
+"""VisualSearch settings, read from the environment (and ``.env`` when present).
+
+Every setting a user may change is read here, with its default; ``.env.example``
+lists them with a comment each.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+from visualsearch.database import database_settings
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+# Local state (embedded database, media, model cache, MLflow store) lives here.
+VAR_DIR = Path(env("VISUALSEARCH_VAR_DIR", default=str(BASE_DIR / "var")))
+# Offline assets (COCO128, yolov5n.pt) shipped beside the repository.
+SHARED_ASSETS_DIR = Path(env("SHARED_ASSETS_DIR", default=str(BASE_DIR.parent / "shared" / "assets")))
+
+# --- Core ---------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me" if DEBUG else "")
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "indexing",
+    "search",
+    "mlops",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "visualsearch.urls"
+WSGI_APPLICATION = "visualsearch.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL + pgvector, always ----------------------------------
+DATABASES = {
+    "default": database_settings(
+        env("DATABASE_URL", default=None),
+        VAR_DIR / "pgdata",
+        check=env.bool("DATABASE_STARTUP_CHECK", default=True),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media files -----------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+MEDIA_URL = env("MEDIA_URL", default="/media/")
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+
+GS_BUCKET_NAME = env("GS_BUCKET_NAME", default="")
+if GS_BUCKET_NAME:
+    GS_PROJECT_ID = env("GS_PROJECT_ID", default=None)
+    GS_DEFAULT_ACL = env("GS_DEFAULT_ACL", default=None)
+    GS_QUERYSTRING_AUTH = env.bool("GS_QUERYSTRING_AUTH", default=True)
+    media_storage = {
+        "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+        "OPTIONS": {"bucket_name": GS_BUCKET_NAME},
+    }
+else:
+    media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": media_storage,
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# Uploads: anything larger than this is refused before it reaches the models.
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Decoded images above this many pixels are refused (decompression bombs).
+MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=40_000_000)
+
+# --- Celery -------------------------------------------------------------------
+# With no broker configured, tasks run eagerly in-process so the embedded
+# default (management commands, admin actions) still works on one machine.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"indexing.tasks.*": {"queue": "gpu"}}
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+
+# --- Models -------------------------------------------------------------------
+# "auto" picks cuda when torch sees a GPU, else cpu.
+MODEL_DEVICE = env("MODEL_DEVICE", default="auto")
+MODEL_CACHE_DIR = Path(env("MODEL_CACHE_DIR", default=str(VAR_DIR / "models")))
+
+# The product's classes, matched by name against the detector's class names.
+DETECTOR_CLASSES = env.list(
+    "DETECTOR_CLASSES",
+    default=["person", "car", "cell phone", "laptop", "book", "handbag", "sports ball"],
+)
+# A local .pt path, or an official checkpoint name the yolov5 package downloads.
+DETECTOR_WEIGHTS = env("DETECTOR_WEIGHTS", default="yolov5s.pt")
+# Expected sha256 of the weights; empty = look for a SHA256SUMS file beside them.
+DETECTOR_WEIGHTS_SHA256 = env("DETECTOR_WEIGHTS_SHA256", default="")
+DETECTOR_CONFIDENCE = env.float("DETECTOR_CONFIDENCE", default=0.25)
+DETECTOR_IOU = env.float("DETECTOR_IOU", default=0.45)
+DETECTOR_IMAGE_SIZE = env.int("DETECTOR_IMAGE_SIZE", default=640)
+DETECTOR_MAX_DETECTIONS = env.int("DETECTOR_MAX_DETECTIONS", default=100)
+DETECTOR_BATCH_SIZE = env.int("DETECTOR_BATCH_SIZE", default=8)
+
+# Crop policy (see indexing/vision/crops.py).
+CROP_PADDING = env.float("CROP_PADDING", default=0.1)
+CROP_MIN_SIDE = env.int("CROP_MIN_SIDE", default=32)
+CROP_MAX_ASPECT = env.float("CROP_MAX_ASPECT", default=4.0)
+CROP_MIN_AREA_FRACTION = env.float("CROP_MIN_AREA_FRACTION", default=0.001)
+
+# CLIP: a hub id or a local directory written by save_pretrained.
+CLIP_MODEL = env("CLIP_MODEL", default="openai/clip-vit-base-patch32")
+CLIP_BATCH_SIZE = env.int("CLIP_BATCH_SIZE", default=32)
+EMBEDDING_DIM = 512
+
+# --- MLflow -------------------------------------------------------------------
+MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", default="")
+MLFLOW_EXPERIMENT_ID = env("MLFLOW_EXPERIMENT_ID", default="")
+MLFLOW_RUN_ID = env("MLFLOW_RUN_ID", default="")
+
+# --- Logging ------------------------------------------------------------------
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"pgserver": {"level": "WARNING"}},
+}
