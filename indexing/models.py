@@ -48,7 +48,9 @@ class SourceImage(models.Model):
         FAILED = "failed"
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
-    file = models.ImageField(upload_to=source_image_path, max_length=500, width_field="width", height_field="height")
+    # Width/height are set by ingestion from the decoded image (not width_field, which
+    # would re-open the file from remote storage whenever the row is loaded).
+    file = models.ImageField(upload_to=source_image_path, max_length=500)
     original_name = models.CharField(max_length=500, blank=True)
     split = models.CharField(max_length=20, blank=True, db_index=True)
     sha256 = models.CharField(max_length=64)

@@ -24,3 +24,14 @@ def coco128_dir(assets_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def yolov5n_weights(assets_dir: Path) -> Path:
     return assets_dir / "weights" / "yolov5n.pt"
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def isolated_media(settings, media_root: Path) -> None:
+    """Uploaded and generated files go to a temporary folder, not var/media."""
+    settings.MEDIA_ROOT = media_root

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "visualsearch",  # site-wide management commands (demo, embedded_db)
     "indexing",
     "search",
     "mlops",
@@ -48,7 +49,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -56,6 +56,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+if not DEBUG:
+    # Static files are collected into STATIC_ROOT and served by WhiteNoise in production;
+    # in development runserver serves them from the app folders.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "visualsearch.urls"
 WSGI_APPLICATION = "visualsearch.wsgi.application"
@@ -76,10 +81,13 @@ TEMPLATES = [
 ]
 
 # --- Database: PostgreSQL + pgvector, always ----------------------------------
+DATABASE_URL = env("DATABASE_URL", default="")
+# Without DATABASE_URL the project runs its own PostgreSQL + pgvector under var/pgdata.
+EMBEDDED_DATABASE_DIR = VAR_DIR / "pgdata" if not DATABASE_URL else None
 DATABASES = {
     "default": database_settings(
-        env("DATABASE_URL", default=None),
-        VAR_DIR / "pgdata",
+        DATABASE_URL,
+        EMBEDDED_DATABASE_DIR or VAR_DIR / "pgdata",
         check=env.bool("DATABASE_STARTUP_CHECK", default=True),
     )
 }
@@ -180,6 +188,11 @@ EMBEDDING_DIM = 512
 MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", default="")
 MLFLOW_EXPERIMENT_ID = env("MLFLOW_EXPERIMENT_ID", default="")
 MLFLOW_RUN_ID = env("MLFLOW_RUN_ID", default="")
+
+# --- Demo -------------------------------------------------------------------
+DEMO_ADMIN_USERNAME = env("DEMO_ADMIN_USERNAME", default="admin")
+# Empty: a random password is generated once and kept in var/demo-admin-password.
+DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

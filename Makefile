@@ -1,0 +1,46 @@
+# Two commands on a fresh machine:
+#   make demo   install everything, start the embedded database, index a sample, serve the site
+#   make test   install everything (test tools and browser too) and run the whole test suite
+#
+# VENV may point outside the clone (CI keeps one keyed by the requirement files' hash).
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+REQUIREMENTS := requirements/base.txt requirements/dev.txt
+# Redis for Celery in tests; started here if nothing answers on this port.
+REDIS_PORT ?= 6379
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install demo test lint services stop-db clean
+
+$(VENV)/.installed: $(REQUIREMENTS)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip wheel "setuptools<81"
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+services:
+	@if ! (command -v redis-cli >/dev/null && redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1); then \
+		echo "Starting redis-server on port $(REDIS_PORT)"; \
+		redis-server --daemonize yes --bind 127.0.0.1 --port $(REDIS_PORT) --save "" --appendonly no; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install services lint
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) -m pytest
+
+demo: install
+	$(PY) manage.py demo --host $(HOST) --port $(PORT)
+
+stop-db:
+	$(PY) manage.py embedded_db stop
+
+clean:
+	rm -rf $(VENV) var

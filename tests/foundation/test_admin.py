@@ -1,0 +1,66 @@
+"""The admin is the curation tool: every model's pages load for staff only."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from indexing.models import Crop, IndexBuild, IndexingJob
+from tests.factories import make_crop, make_dataset, make_image, unit_vectors
+
+pytestmark = pytest.mark.django_db
+
+MODELS = ["dataset", "sourceimage", "crop", "indexbuild", "indexingjob"]
+
+
+@pytest.fixture
+def rows():
+    dataset = make_dataset()
+    image = make_image(dataset)
+    crop = make_crop(image, unit_vectors(1)[0])
+    build = IndexBuild.objects.create(kind="Flat", size=1)
+    job = IndexingJob.objects.create(dataset=dataset, total_images=1)
+    return {"dataset": dataset, "sourceimage": image, "crop": crop, "indexbuild": build, "indexingjob": job}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_staff_can_open_list_add_and_change_pages(admin_client, rows, model):
+    for url in (
+        reverse(f"admin:indexing_{model}_changelist"),
+        reverse(f"admin:indexing_{model}_add"),
+        reverse(f"admin:indexing_{model}_change", args=[rows[model].pk]),
+    ):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_anonymous_is_redirected_to_login(client, rows, model):
+    url = reverse(f"admin:indexing_{model}_changelist")
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_crop_list_shows_thumbnails_and_filters(admin_client, rows):
+    response = admin_client.get(reverse("admin:indexing_crop_changelist"), {"label": "person"})
+    body = response.content.decode()
+    assert rows["crop"].image.dataset.name in body
+    assert "<img" in body
+    response = admin_client.get(reverse("admin:indexing_crop_changelist"), {"label": "car"})
+    assert "0 crops" in response.content.decode()
+
+
+def test_deactivate_and_reactivate_actions(admin_client, rows):
+    url = reverse("admin:indexing_crop_changelist")
+    crop = rows["crop"]
+    admin_client.post(url, {"action": "deactivate", "_selected_action": [crop.pk]})
+    assert Crop.objects.get(pk=crop.pk).is_active is False
+    admin_client.post(url, {"action": "reactivate", "_selected_action": [crop.pk]})
+    assert Crop.objects.get(pk=crop.pk).is_active is True
+
+
+def test_image_list_filters_by_status(admin_client, rows):
+    url = reverse("admin:indexing_sourceimage_changelist")
+    assert "img0.png" in admin_client.get(url, {"status__exact": "pending"}).content.decode()
+    assert "img0.png" not in admin_client.get(url, {"status__exact": "failed"}).content.decode()
