@@ -60,6 +60,8 @@ class SourceImage(models.Model):
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     processed = models.DateTimeField(null=True, blank=True)
+    # The indexing job that took this image in; job progress is counted from it.
+    job = models.ForeignKey("IndexingJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="images")
 
     class Meta:
         ordering = ["dataset", "id"]

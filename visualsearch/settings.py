@@ -184,6 +184,22 @@ CLIP_MODEL = env("CLIP_MODEL", default="openai/clip-vit-base-patch32")
 CLIP_BATCH_SIZE = env.int("CLIP_BATCH_SIZE", default=32)
 EMBEDDING_DIM = 512
 
+# --- Indexing -----------------------------------------------------------------
+# Images per Celery task / per CLI step (detector and embedder batch inside it).
+INDEXING_BATCH_SIZE = env.int("INDEXING_BATCH_SIZE", default=16)
+
+# --- ANN index (FAISS) -----------------------------------------------------------
+# "auto" chooses by size (see indexing/ann.py); or a FAISS factory string: Flat, HNSW32, IVF4096,PQ64.
+ANN_INDEX_KIND = env("ANN_INDEX_KIND", default="auto")
+ANN_FLAT_MAX = env.int("ANN_FLAT_MAX", default=100_000)
+ANN_HNSW_MAX = env.int("ANN_HNSW_MAX", default=5_000_000)
+ANN_HNSW_EF_SEARCH = env.int("ANN_HNSW_EF_SEARCH", default=128)
+ANN_IVF_NPROBE = env.int("ANN_IVF_NPROBE", default=32)
+# Build on GPU when asked for (embed_and_index --faiss-gpu) and faiss-gpu is installed.
+ANN_USE_GPU = env.bool("ANN_USE_GPU", default=False)
+# How many ready index builds to keep (older files are deleted).
+ANN_KEEP_BUILDS = env.int("ANN_KEEP_BUILDS", default=3)
+
 # --- MLflow -------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", default="")
 MLFLOW_EXPERIMENT_ID = env("MLFLOW_EXPERIMENT_ID", default="")
