@@ -437,3 +437,16 @@ def load_build(build: IndexBuild):
             f"Index build {build.pk} file {build.file.name} is corrupt: sha256 {digest} != {build.checksum}"
         )
     return ann.deserialize(data)
+
+
+# --- Read models for pages and the API ------------------------------------------------
+
+
+def datasets_with_counts():
+    """Datasets with their image, status and crop counts, for the datasets page and API."""
+    return Dataset.objects.annotate(
+        image_count=Count("images", distinct=True),
+        images_done=Count("images", filter=Q(images__status=SourceImage.Status.DONE), distinct=True),
+        images_failed=Count("images", filter=Q(images__status=SourceImage.Status.FAILED), distinct=True),
+        crop_count=Count("images__crops", distinct=True),
+    ).order_by("name", "version")

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "visualsearch",  # site-wide management commands (demo, embedded_db)
     "indexing",
@@ -152,6 +153,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"indexing.tasks.*": {"queue": "gpu"}}
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# A task whose worker died unacknowledged is delivered again after this many seconds (Redis).
+# Keep it above the longest batch: a live task is never redelivered before it finishes.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 
 # --- Models -------------------------------------------------------------------
 # "auto" picks cuda when torch sees a GPU, else cpu.
@@ -199,6 +204,34 @@ ANN_IVF_NPROBE = env.int("ANN_IVF_NPROBE", default=32)
 ANN_USE_GPU = env.bool("ANN_USE_GPU", default=False)
 # How many ready index builds to keep (older files are deleted).
 ANN_KEEP_BUILDS = env.int("ANN_KEEP_BUILDS", default=3)
+
+# --- Search -------------------------------------------------------------------
+SEARCH_DEFAULT_K = env.int("SEARCH_DEFAULT_K", default=12)
+SEARCH_MAX_K = env.int("SEARCH_MAX_K", default=100)
+SEARCH_MAX_QUERY_CHARS = env.int("SEARCH_MAX_QUERY_CHARS", default=300)
+# How often a web/API process looks for a newer FAISS build to swap in.
+SEARCH_INDEX_CHECK_SECONDS = env.float("SEARCH_INDEX_CHECK_SECONDS", default=10.0)
+# Require a logged-in user (or token) for search; writes always need staff.
+SEARCH_REQUIRE_AUTH = env.bool("SEARCH_REQUIRE_AUTH", default=False)
+# DRF throttle for search requests per client.
+SEARCH_THROTTLE_RATE = env("SEARCH_THROTTLE_RATE", default="120/min")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"search": SEARCH_THROTTLE_RATE},
+    "EXCEPTION_HANDLER": "search.api.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "VisualSearch API",
+    "DESCRIPTION": "Find objects in photos and photos of similar objects.",
+    "VERSION": "0.1.0",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 # --- MLflow -------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", default="")

@@ -1,0 +1,77 @@
+"""The FAISS index this process searches: loaded once, swapped when a newer build is ready.
+
+Checking for a newer build is one indexed query, done at most every
+SEARCH_INDEX_CHECK_SECONDS, not on every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import faiss
+from django.conf import settings
+
+from indexing import services as indexing_services
+from indexing.models import IndexBuild
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedIndex:
+    build_id: int
+    kind: str
+    max_crop_id: int
+    index: faiss.Index
+
+
+class IndexHolder:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: LoadedIndex | None = None
+        self._checked_at = float("-inf")
+
+    def current(self) -> LoadedIndex | None:
+        """The newest ready build's index, or None when there is no build yet."""
+        if time.monotonic() - self._checked_at >= settings.SEARCH_INDEX_CHECK_SECONDS:
+            self._refresh()
+        return self._loaded
+
+    def _refresh(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._checked_at < settings.SEARCH_INDEX_CHECK_SECONDS:
+                return  # another thread refreshed while we waited
+            newest = indexing_services.latest_ready_build()
+            self._checked_at = time.monotonic()
+            if newest is None:
+                self._loaded = None
+            elif self._loaded is None or self._loaded.build_id != newest.pk:
+                self._loaded = self._load(newest) or self._loaded
+
+    def _load(self, build: IndexBuild) -> LoadedIndex | None:
+        started = time.perf_counter()
+        try:
+            index = indexing_services.load_build(build)
+        except (OSError, ValueError) as exc:
+            # Keep serving the index we have (or pgvector alone) rather than failing searches.
+            logger.error("Could not load index build %s: %s", build.pk, exc)
+            return None
+        logger.info(
+            "Loaded index build %s (%s, %d crops) in %.2f s",
+            build.pk,
+            build.kind,
+            build.size,
+            time.perf_counter() - started,
+        )
+        return LoadedIndex(build.pk, build.kind, build.max_crop_id, index)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._loaded = None
+            self._checked_at = float("-inf")
+
+
+index_holder = IndexHolder()

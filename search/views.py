@@ -1,0 +1,105 @@
+"""Server-rendered pages: home, results, crop detail, datasets."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from indexing import services as indexing_services
+from indexing.models import IndexingJob
+from indexing.vision.images import load_image
+from search import services
+from search.services import CropNotFound, SearchInputError
+
+PREVIEW_MAX_SIDE = 1024
+
+
+def form_context(request: HttpRequest, **extra) -> dict:
+    source = request.POST if request.method == "POST" else request.GET
+    return {
+        "classes": settings.DETECTOR_CLASSES,
+        "selected_labels": source.getlist("labels"),
+        "k": source.get("k") or settings.SEARCH_DEFAULT_K,
+        "max_k": settings.SEARCH_MAX_K,
+        "query": source.get("q", ""),
+        "mode": source.get("mode", "image"),
+        **extra,
+    }
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "search/home.html", form_context(request))
+
+
+def parse_k(raw: str | None) -> int | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise SearchInputError(
+            f"The number of results must be a whole number from 1 to {settings.SEARCH_MAX_K}."
+        ) from None
+
+
+@require_http_methods(["GET", "POST"])
+def results(request: HttpRequest) -> HttpResponse:
+    """Text search by GET (?q=...), image search by POST (multipart ``image``)."""
+    source = request.POST if request.method == "POST" else request.GET
+    labels = source.getlist("labels") or None
+    try:
+        k = parse_k(source.get("k"))
+        if request.method == "POST":
+            upload = request.FILES.get("image")
+            if upload is None:
+                raise SearchInputError("Choose a photo to search with.")
+            if upload.size > settings.MAX_UPLOAD_BYTES:
+                raise services.UploadTooLarge(
+                    f"That photo is {upload.size / 1e6:.1f} MB; the limit is {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB."
+                )
+            data = upload.read()
+            found = services.search_image(data, k, labels)
+            context = form_context(request, image_search=found, preview=preview_data_url(data), mode="image")
+        else:
+            query = source.get("q", "")
+            found_text = services.search_text(query, k, labels)
+            context = form_context(request, text_results=found_text, mode="text")
+    except SearchInputError as exc:
+        context = form_context(request, error=str(exc))
+        return render(request, "search/home.html", context, status=exc.status)
+    return render(request, "search/results.html", context)
+
+
+def preview_data_url(data: bytes) -> str:
+    """The query photo, upright and downscaled, inline: query photos are never stored."""
+    image = load_image(data)
+    image.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
+    try:
+        crop = services.get_crop(crop_id)
+        similar = services.similar_to_crop(crop_id, settings.SEARCH_DEFAULT_K)
+    except CropNotFound as exc:
+        raise Http404(str(exc)) from exc
+    image = indexing_services.SourceImage.objects.get(pk=crop.image_id)
+    return render(request, "search/crop.html", {"crop": crop, "image": image, "similar": similar})
+
+
+def datasets(request: HttpRequest) -> HttpResponse:
+    rows = list(indexing_services.datasets_with_counts())
+    jobs = IndexingJob.objects.filter(dataset__in=rows).order_by("-created")
+    by_dataset: dict[int, list[IndexingJob]] = {}
+    for job in jobs:
+        by_dataset.setdefault(job.dataset_id, []).append(job)
+    for dataset in rows:
+        dataset.recent_jobs = by_dataset.get(dataset.pk, [])[:5]
+    return render(request, "search/datasets.html", {"datasets": rows})

@@ -1,0 +1,123 @@
+"""End to end through a real Celery worker on Redis: index, rerun, bad image, crash."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from indexing import services
+from indexing.models import Crop, IndexBuild, IndexingJob, SourceImage
+from indexing.tasks import enqueue_dataset_indexing
+from indexing.vision.crops import CropPolicy
+from indexing.vision.detector import get_detector
+from indexing.vision.images import load_image
+from tests.factories import make_dataset
+from tests.workers import wait_for
+
+JOB_TIMEOUT_S = 300
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("real_models")]
+
+
+def expected_crops(files: list[Path]) -> dict[str, Counter]:
+    """Crop labels per file name, from the detector and crop policy called directly, one image at a time."""
+    detector, policy = get_detector(), CropPolicy.from_settings()
+    expected = {}
+    for path in files:
+        image = load_image(path.read_bytes())
+        crops = services.plan_crops(image, detector.detect([image])[0], policy)
+        expected[path.name] = Counter(crop.label for crop in crops)
+    return expected
+
+
+def stored_crops() -> dict[str, Counter]:
+    stored: dict[str, Counter] = {}
+    for name, label in Crop.objects.values_list("image__original_name", "label"):
+        stored.setdefault(name, Counter())[label] += 1
+    return stored
+
+
+def job_done(job: IndexingJob) -> bool:
+    job.refresh_from_db()
+    assert job.status != IndexingJob.Status.FAILED, job.error
+    return job.status == IndexingJob.Status.DONE
+
+
+def ingest(folder: Path):
+    dataset = make_dataset("photos")
+    files = services.dataset_image_files(folder)
+    services.ingest_files(dataset, files)
+    return dataset, [path for path, _ in files]
+
+
+def test_worker_indexes_a_dataset_and_a_rerun_adds_nothing(dataset_folder, start_worker):
+    dataset, files = ingest(dataset_folder)
+    worker = start_worker()
+    job = enqueue_dataset_indexing(dataset)
+    wait_for(lambda: job_done(job), JOB_TIMEOUT_S, "the indexing job", worker)
+
+    assert job.processed_images == job.total_images == len(files)
+    assert job.failed_images == 0
+    assert SourceImage.objects.filter(status=SourceImage.Status.DONE).count() == len(files)
+    expected = expected_crops(files)
+    assert stored_crops() == {name: labels for name, labels in expected.items() if labels}
+    assert job.total_crops == Crop.objects.count() > 0
+    per_class = sum(expected.values(), Counter())
+    print("crops per class:", dict(per_class))
+    assert set(per_class) <= set(services.settings.DETECTOR_CLASSES)
+    # Finishing the job publishes a FAISS build over every crop.
+    wait_for(lambda: IndexBuild.objects.filter(status="ready").exists(), 120, "the index build", worker)
+    assert IndexBuild.objects.get(status="ready").size == Crop.objects.count()
+
+    crops_before = Crop.objects.count()
+    rerun = enqueue_dataset_indexing(dataset)
+    wait_for(lambda: job_done(rerun), JOB_TIMEOUT_S, "the rerun", worker)
+    assert rerun.total_images == 0
+    assert Crop.objects.count() == crops_before
+    assert SourceImage.objects.count() == len(files)
+
+
+def test_a_corrupt_image_fails_alone(dataset_folder, start_worker):
+    (dataset_folder / "zz_corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a whole jpeg")
+    dataset, files = ingest(dataset_folder)
+    worker = start_worker()
+    job = enqueue_dataset_indexing(dataset, rebuild_index=False)
+    wait_for(lambda: job_done(job), JOB_TIMEOUT_S, "the indexing job", worker)
+
+    corrupt = SourceImage.objects.get(original_name="zz_corrupt.jpg")
+    assert corrupt.status == SourceImage.Status.FAILED
+    assert "zz_corrupt.jpg" in corrupt.error or "corrupt" in corrupt.error or "not an image" in corrupt.error
+    assert not corrupt.crops.exists()
+    assert job.failed_images == 1
+    assert job.processed_images == job.total_images == len(files)
+    good = SourceImage.objects.exclude(pk=corrupt.pk)
+    assert set(good.values_list("status", flat=True)) == {SourceImage.Status.DONE}
+
+
+def test_a_killed_worker_resumes_without_duplicates(dataset_folder, start_worker):
+    dataset, files = ingest(dataset_folder)
+    worker = start_worker()
+    job = enqueue_dataset_indexing(dataset, rebuild_index=False)
+
+    def some_but_not_all_done() -> bool:
+        done = SourceImage.objects.filter(status=SourceImage.Status.DONE).count()
+        assert done < len(files), "the worker finished before it could be killed; use more images"
+        return done >= 1
+
+    wait_for(some_but_not_all_done, JOB_TIMEOUT_S, "the first batch", worker)
+    worker.kill()
+    done_at_crash = SourceImage.objects.filter(status=SourceImage.Status.DONE).count()
+    assert done_at_crash < len(files)
+
+    restarted = start_worker()
+    wait_for(lambda: job_done(job), JOB_TIMEOUT_S, "the job after restart", restarted)
+
+    assert SourceImage.objects.filter(status=SourceImage.Status.DONE).count() == len(files)
+    assert job.processed_images == job.total_images == len(files)
+    expected = expected_crops(files)
+    assert stored_crops() == {name: labels for name, labels in expected.items() if labels}
+    # Exactly once: no two crops of an image share a box.
+    boxes = Crop.objects.values_list("image_id", "x1", "y1", "x2", "y2")
+    assert len(set(boxes)) == len(boxes)
