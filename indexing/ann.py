@@ -24,8 +24,10 @@ def choose_kind(size: int) -> str:
 
     Thresholds come from ``bench/ann.py`` on this project's hardware: exact search
     stays fast enough up to ``ANN_FLAT_MAX`` vectors; HNSW keeps recall@10 high up to
-    ``ANN_HNSW_MAX``; beyond that IVF-PQ (4-bit fast-scan codes, 32 bytes a vector)
-    keeps memory bounded.
+    ``ANN_HNSW_MAX``; beyond that IVF with 8-bit scalar codes (512 bytes a vector,
+    a quarter of Flat) keeps memory bounded. For still less memory set
+    ``ANN_INDEX_KIND`` to an IVF-PQ string (e.g. ``IVF65536,PQ64x4fs,Refine(SQ8)``);
+    ``bench/ann.py`` prints the recall each costs.
     """
     if settings.ANN_INDEX_KIND != "auto":
         return settings.ANN_INDEX_KIND
@@ -33,7 +35,7 @@ def choose_kind(size: int) -> str:
         return FLAT
     if size <= settings.ANN_HNSW_MAX:
         return "HNSW32"
-    return f"IVF{ivf_lists(size)},PQ64x4fs"
+    return f"IVF{ivf_lists(size)},SQ8"
 
 
 def ivf_lists(size: int) -> int:
@@ -54,8 +56,9 @@ def build_index(vectors: np.ndarray, ids: np.ndarray, kind: str | None = None, u
         raise ValueError(f"expected (n, d) vectors and n ids, got {vectors.shape} and {ids.shape}")
     kind = kind or choose_kind(len(vectors))
     started = time.perf_counter()
-    # IVF indexes take ids natively; Flat and HNSW need an id map around them.
-    description = kind if kind.startswith("IVF") else f"IDMap2,{kind}"
+    # Plain IVF indexes take ids natively; Flat, HNSW and refined indexes need an id map.
+    native_ids = kind.startswith("IVF") and "Refine" not in kind and "RFlat" not in kind
+    description = kind if native_ids else f"IDMap2,{kind}"
     index = faiss.index_factory(vectors.shape[1], description, faiss.METRIC_INNER_PRODUCT)
     device_index = to_gpu(index, kind) if use_gpu else index
     if not device_index.is_trained:
@@ -100,6 +103,9 @@ def configure_search(index: faiss.Index) -> None:
 
 def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` (scores, ids) per query; missing neighbours have id -1."""
+    # One query at a time is faster single-threaded: OpenMP start-up costs more than it saves,
+    # and a web process serves many requests at once anyway.
+    faiss.omp_set_num_threads(settings.ANN_SEARCH_THREADS)
     queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
     return index.search(queries, k)
 

@@ -35,3 +35,49 @@ def media_root(tmp_path_factory) -> Path:
 def isolated_media(settings, media_root: Path) -> None:
     """Uploaded and generated files go to a temporary folder, not var/media."""
     settings.MEDIA_ROOT = media_root
+
+
+# COCO128 images holding objects of the product's classes, and few enough to index in seconds.
+SUBSET_SIZE = 12
+
+
+@pytest.fixture(scope="session")
+def coco_subset_files(coco128_dir: Path) -> list[Path]:
+    """The first COCO128 images whose labels include one of the product's classes."""
+    import yaml
+
+    names = yaml.safe_load((coco128_dir / "data.yaml").read_text())["names"]
+    names = names if isinstance(names, list) else [names[i] for i in sorted(names)]
+    wanted = {i for i, name in enumerate(names) if name in settings.DETECTOR_CLASSES}
+    chosen = []
+    for label_file in sorted((coco128_dir / "labels" / "train2017").glob("*.txt")):
+        ids = {int(line.split()[0]) for line in label_file.read_text().splitlines() if line.strip()}
+        if ids & wanted:
+            chosen.append(coco128_dir / "images" / "train2017" / f"{label_file.stem}.jpg")
+        if len(chosen) == SUBSET_SIZE:
+            return chosen
+    raise AssertionError("COCO128 has fewer images of the product's classes than expected")
+
+
+@pytest.fixture(scope="session")
+def test_clip_dir(tmp_path_factory) -> Path:
+    from django.core.management import call_command
+
+    path = tmp_path_factory.mktemp("clip") / "test-clip"
+    call_command("make_test_clip", str(path))
+    return path
+
+
+@pytest.fixture
+def real_models(settings, yolov5n_weights: Path, test_clip_dir: Path):
+    """Point the settings at the real yolov5n.pt and the test CLIP, in this process."""
+    from indexing.vision.detector import reset_detector
+    from indexing.vision.embedder import reset_embedder
+
+    settings.DETECTOR_WEIGHTS = str(yolov5n_weights)
+    settings.CLIP_MODEL = str(test_clip_dir)
+    reset_detector()
+    reset_embedder()
+    yield
+    reset_detector()
+    reset_embedder()

@@ -200,6 +200,8 @@ ANN_FLAT_MAX = env.int("ANN_FLAT_MAX", default=100_000)
 ANN_HNSW_MAX = env.int("ANN_HNSW_MAX", default=5_000_000)
 ANN_HNSW_EF_SEARCH = env.int("ANN_HNSW_EF_SEARCH", default=128)
 ANN_IVF_NPROBE = env.int("ANN_IVF_NPROBE", default=32)
+# FAISS threads per search call (builds use all cores).
+ANN_SEARCH_THREADS = env.int("ANN_SEARCH_THREADS", default=1)
 # Build on GPU when asked for (embed_and_index --faiss-gpu) and faiss-gpu is installed.
 ANN_USE_GPU = env.bool("ANN_USE_GPU", default=False)
 # How many ready index builds to keep (older files are deleted).

@@ -1,0 +1,44 @@
+"""Shared set-up for bench scripts: Django settings, peak memory, percentiles."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visualsearch.settings")
+    import django
+
+    django.setup()
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles_ms(seconds: list[float]) -> tuple[float, float]:
+    values = np.asarray(seconds) * 1000
+    return float(np.percentile(values, 50)), float(np.percentile(values, 95))
+
+
+def clustered_vectors(count: int, dim: int = 512, clusters: int = 1000, seed: int = 0) -> np.ndarray:
+    """Unit vectors scattered around ``clusters`` centres: closer to real CLIP crops
+    (many near-duplicates of few kinds of object) than uniform noise, which no ANN
+    index handles well and no real collection looks like."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    out = np.empty((count, dim), dtype=np.float32)
+    step = 200_000
+    for start in range(0, count, step):
+        n = min(step, count - start)
+        chunk = centres[rng.integers(0, clusters, n)] + 0.3 * rng.standard_normal((n, dim)).astype(np.float32)
+        out[start : start + n] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+    return out

@@ -1,0 +1,38 @@
+"""An indexed COCO128 sample for search tests (real detector, test CLIP, real database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexing import services
+from indexing.models import Dataset
+from search.index_cache import index_holder
+
+INDEXED_IMAGES = 6
+
+
+@pytest.fixture(autouse=True)
+def fresh_index_holder(settings):
+    """Every test sees the current builds at once (no 10 s wait between checks)."""
+    settings.SEARCH_INDEX_CHECK_SECONDS = 0
+    index_holder.reset()
+    yield
+    index_holder.reset()
+
+
+def index_files(files: list[Path], name: str = "coco128-sample") -> Dataset:
+    dataset = Dataset.objects.create(name=name, version="version_1", split_names=["train"])
+    services.ingest_files(dataset, [(path, "train") for path in files])
+    job, ids = services.create_job(dataset)
+    services.run_job(job, ids)
+    return dataset
+
+
+@pytest.fixture
+def indexed(db, real_models, coco_subset_files) -> list[Path]:
+    """The first images of the COCO128 sample, indexed (no FAISS build yet)."""
+    files = coco_subset_files[:INDEXED_IMAGES]
+    index_files(files)
+    return files
