@@ -1,0 +1,210 @@
+"""YOLOv5 object detection: PIL images in, labelled boxes in source pixels out.
+
+The checkpoint is loaded directly with torch (not ``yolov5.load``/AutoShape, whose
+``torch.load`` defaults to weights_only=True on torch>=2.6 and fails), after its
+sha256 is checked. Pre/post-processing reuses yolov5's own letterbox, NMS and box
+scaling so results match the reference implementation.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from django.conf import settings
+from PIL import Image
+
+from indexing.vision.device import choose_device
+from indexing.vision.errors import ModelLoadError
+from indexing.vision.loading import LazyModel
+from indexing.vision.weights import WeightsFile, resolve_detector_weights
+
+logger = logging.getLogger(__name__)
+
+LETTERBOX_COLOR = (114, 114, 114)  # the grey yolov5 was trained with
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str
+    confidence: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in source pixels, clipped to the image
+
+
+class Detector:
+    """One YOLOv5 checkpoint, restricted to the product's classes.
+
+    Every argument defaults to its setting, so the service uses ``Detector()`` while
+    tests and benchmarks pass explicit values.
+    """
+
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        *,
+        classes: Sequence[str] | None = None,
+        device: str | None = None,
+        confidence: float | None = None,
+        iou: float | None = None,
+        image_size: int | None = None,
+        max_detections: int | None = None,
+        batch_size: int | None = None,
+        expected_sha256: str | None = None,
+    ) -> None:
+        started = time.perf_counter()
+        self.confidence = settings.DETECTOR_CONFIDENCE if confidence is None else confidence
+        self.iou = settings.DETECTOR_IOU if iou is None else iou
+        self.max_detections = max_detections or settings.DETECTOR_MAX_DETECTIONS
+        self.batch_size = max(1, batch_size or settings.DETECTOR_BATCH_SIZE)
+        self.device = choose_device(device)
+        self.weights = resolve_detector_weights(str(weights or settings.DETECTOR_WEIGHTS), expected_sha256)
+        self.model = _load_checkpoint(self.weights, self.device)
+        self.half = self.device.type == "cuda"  # fp16 halves memory and time on GPUs; CPUs lack fast fp16
+        if self.half:
+            self.model.half()
+        self.stride = int(self.model.stride.max())
+        # The network needs a multiple of its largest stride.
+        self.image_size = math.ceil((image_size or settings.DETECTOR_IMAGE_SIZE) / self.stride) * self.stride
+        #: model class id -> product label, only for the configured classes
+        self.classes: dict[int, str] = map_classes(classes or settings.DETECTOR_CLASSES, self.model.names)
+        self.version = f"{self.weights.path.name}@{self.weights.sha256[:12]}"
+        logger.info(
+            "Loaded detector %s from %s on %s in %.1f s",
+            self.version,
+            self.weights.source,
+            self.device,
+            time.perf_counter() - started,
+        )
+
+    def detect(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
+        """Detections for each image, in input order, best first within an image."""
+        results: list[list[Detection]] = []
+        for start in range(0, len(images), self.batch_size):
+            results.extend(self._detect_batch(images[start : start + self.batch_size]))
+        return results
+
+    def _detect_batch(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
+        from yolov5.utils.general import non_max_suppression, scale_boxes
+
+        arrays = [np.asarray(image.convert("RGB")) for image in images]
+        batch = self._to_tensor(arrays)
+        with torch.inference_mode():
+            prediction = self.model(batch)[0]
+            kept = non_max_suppression(
+                prediction.float(),
+                conf_thres=self.confidence,
+                iou_thres=self.iou,
+                classes=list(self.classes),
+                max_det=self.max_detections,
+            )
+            results = []
+            for array, rows in zip(arrays, kept, strict=True):
+                # scale_boxes undoes the letterbox in place and clips to the source image.
+                rows[:, :4] = scale_boxes(batch.shape[2:], rows[:, :4], array.shape[:2])
+                results.append([self._detection(row) for row in rows.cpu().tolist()])
+        return results
+
+    def _to_tensor(self, arrays: list[np.ndarray]) -> torch.Tensor:
+        from yolov5.utils.augmentations import letterbox
+
+        shape = self._batch_shape(arrays)
+        boxed = [letterbox(a, shape, color=LETTERBOX_COLOR, auto=False)[0] for a in arrays]
+        stacked = np.ascontiguousarray(np.stack(boxed).transpose(0, 3, 1, 2))  # NHWC -> NCHW
+        tensor = torch.from_numpy(stacked).to(self.device)
+        tensor = tensor.half() if self.half else tensor.float()
+        return tensor / 255.0
+
+    def _batch_shape(self, arrays: list[np.ndarray]) -> tuple[int, int]:
+        """One (h, w) for the whole batch, as yolov5's AutoShape computes it.
+
+        Each image is scaled so its long side is image_size; the batch takes the largest
+        height and width, rounded up to the stride. Landscape batches then run at e.g.
+        640x480 instead of a padded 640x640 square, a quarter less work on CPU.
+        """
+        heights, widths = zip(*(self._scaled(a.shape[:2]) for a in arrays), strict=True)
+        return (self._round_up(max(heights)), self._round_up(max(widths)))
+
+    def _round_up(self, size: float) -> int:
+        return math.ceil(size / self.stride) * self.stride
+
+    def _scaled(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        gain = self.image_size / max(shape[0], shape[1])
+        return shape[0] * gain, shape[1] * gain
+
+    def _detection(self, row: list[float]) -> Detection:
+        x1, y1, x2, y2, confidence, class_id = row
+        return Detection(label=self.classes[int(class_id)], confidence=float(confidence), box=(x1, y1, x2, y2))
+
+
+def map_classes(wanted: Sequence[str], names: dict[int, str] | Sequence[str]) -> dict[int, str]:
+    """Map the product's class names to the model's class ids, by name.
+
+    By name rather than by id, so the 80-class COCO checkpoint and a fine-tuned
+    checkpoint with only the product's classes both work unchanged.
+    """
+    known = dict(names) if isinstance(names, dict) else dict(enumerate(names))
+    by_name = {str(name).strip().lower(): int(class_id) for class_id, name in known.items()}
+    mapping: dict[int, str] = {}
+    for label in wanted:
+        class_id = by_name.get(label.strip().lower())
+        if class_id is None:
+            raise ModelLoadError(
+                f"Detector class {label!r} (DETECTOR_CLASSES) is not one of the model's classes: "
+                f"{', '.join(str(n) for n in known.values())}."
+            )
+        mapping[class_id] = label
+    return mapping
+
+
+def _load_checkpoint(weights: WeightsFile, device: torch.device) -> torch.nn.Module:
+    """Unpickle a yolov5 checkpoint and apply the fixes yolov5's attempt_load applies."""
+    # Importing yolov5.models.yolo puts the yolov5 package root on sys.path, so the
+    # pickled ``models.yolo.DetectionModel`` class resolves.
+    import yolov5.models.yolo as yolo
+    from torch import nn
+
+    if not weights.verified:
+        logger.warning(
+            "Loading detector weights %s (sha256 %s) with no known checksum; unpickling runs code "
+            "from the file (weights_only=False). Set DETECTOR_WEIGHTS_SHA256 or add a SHA256SUMS file.",
+            weights.path,
+            weights.sha256,
+        )
+    try:
+        checkpoint = torch.load(weights.path, map_location="cpu", weights_only=False)
+        model = (checkpoint.get("ema") or checkpoint["model"]).float()
+    except Exception as exc:
+        raise ModelLoadError(f"Detector weights {weights.path} are not a yolov5 checkpoint: {exc}") from exc
+    if not hasattr(model, "stride"):
+        model.stride = torch.tensor([32.0])
+    if isinstance(getattr(model, "names", None), list | tuple):
+        model.names = dict(enumerate(model.names))
+    model = model.fuse().eval() if hasattr(model, "fuse") else model.eval()
+    for module in model.modules():
+        kind = type(module)
+        if kind in (nn.Hardswish, nn.LeakyReLU, nn.ReLU, nn.ReLU6, nn.SiLU, yolo.Detect, yolo.Model):
+            module.inplace = True  # torch 1.7.0 compatibility
+            if kind is yolo.Detect and not isinstance(module.anchor_grid, list):
+                delattr(module, "anchor_grid")
+                module.anchor_grid = [torch.zeros(1)] * module.nl
+        elif kind is nn.Upsample and not hasattr(module, "recompute_scale_factor"):
+            module.recompute_scale_factor = None  # torch 1.11.0 compatibility
+    return model.to(device)
+
+
+_detector: LazyModel[Detector] = LazyModel(Detector)
+
+
+def get_detector() -> Detector:
+    """The process-wide detector, loaded from settings on first use."""
+    return _detector.get()
+
+
+def reset_detector() -> None:
+    _detector.reset()
