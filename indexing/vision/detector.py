@@ -22,6 +22,7 @@ from PIL import Image
 
 from indexing.vision.device import choose_device
 from indexing.vision.errors import ModelLoadError
+from indexing.vision.images import restore_pillow_open
 from indexing.vision.loading import LazyModel
 from indexing.vision.weights import WeightsFile, resolve_detector_weights
 
@@ -83,11 +84,26 @@ class Detector:
         )
 
     def detect(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
-        """Detections for each image, in input order, best first within an image."""
-        results: list[list[Detection]] = []
-        for start in range(0, len(images), self.batch_size):
-            results.extend(self._detect_batch(images[start : start + self.batch_size]))
-        return results
+        """Detections for each image, in input order, best first within an image.
+
+        Images are batched only with others of the same letterboxed shape, so an
+        image gets the same detections alone as inside any batch: a photo uploaded
+        as a query is seen exactly as it was when it was indexed.
+        """
+        results: list[list[Detection] | None] = [None] * len(images)
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for position, image in enumerate(images):
+            by_shape.setdefault(self._input_shape(image.size[::-1]), []).append(position)
+        for positions in by_shape.values():
+            for start in range(0, len(positions), self.batch_size):
+                chunk = positions[start : start + self.batch_size]
+                for position, found in zip(chunk, self._detect_batch([images[p] for p in chunk]), strict=True):
+                    results[position] = found
+        return results  # type: ignore[return-value]
+
+    def _input_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
+        height, width = self._scaled(shape)
+        return (self._round_up(height), self._round_up(width))
 
     def _detect_batch(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
         from yolov5.utils.general import non_max_suppression, scale_boxes
@@ -167,6 +183,8 @@ def _load_checkpoint(weights: WeightsFile, device: torch.device) -> torch.nn.Mod
     # Importing yolov5.models.yolo puts the yolov5 package root on sys.path, so the
     # pickled ``models.yolo.DetectionModel`` class resolves.
     import yolov5.models.yolo as yolo
+
+    restore_pillow_open()
     from torch import nn
 
     if not weights.verified:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,6 +17,25 @@ from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from indexing.vision.errors import ImageError
+
+
+def _pillow_open():
+    """Pillow's own ``Image.open``.
+
+    Importing ultralytics (yolov5 does) replaces ``PIL.Image.open`` process-wide with a
+    wrapper that tries to pip-install a HEIF plugin whenever a file is not an image:
+    a network call on bad input, and a ModuleNotFoundError offline.
+    """
+    patches = sys.modules.get("ultralytics.utils.patches")
+    return getattr(patches, "_image_open", Image.open) if patches else Image.open
+
+
+_open = _pillow_open()
+
+
+def restore_pillow_open() -> None:
+    """Undo ultralytics' patch of ``PIL.Image.open`` (call after importing yolov5)."""
+    Image.open = _pillow_open()
 
 ImageSource = bytes | bytearray | str | Path | BinaryIO
 
@@ -38,7 +58,7 @@ def load_image(source: ImageSource, *, max_pixels: int | None = None) -> Image.I
     limit = settings.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
     stream, name = _open_stream(source)
     try:
-        image = Image.open(stream)
+        image = _open(stream)
     except UnidentifiedImageError as exc:
         raise ImageError(f"{name} is not an image file Pillow can read.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

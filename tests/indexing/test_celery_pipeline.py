@@ -6,13 +6,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from indexing.vision.crops import CropPolicy
-from indexing.vision.detector import get_detector
-from indexing.vision.images import load_image
 
 from indexing import services
 from indexing.models import Crop, IndexBuild, IndexingJob, SourceImage
 from indexing.tasks import enqueue_dataset_indexing
+from indexing.vision.crops import CropPolicy
+from indexing.vision.detector import get_detector
+from indexing.vision.images import load_image
 from tests.factories import make_dataset
 from tests.workers import wait_for
 
