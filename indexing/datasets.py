@@ -11,6 +11,7 @@ half-written version that a later training run could pick up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -313,7 +314,8 @@ def extract_coco_subset(
         manifest = build_manifest(annotations, images_dir, classes, split, seed, max_images, splits, counts, skipped)
         (tmp_dir / "data.yaml").write_text(data_yaml_text(out_dir, classes))
         (tmp_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        with transaction.atomic():
+        # The row and the folder appear together: a failed rename rolls the row back.
+        with transaction.atomic() if register else contextlib.nullcontext():
             dataset = register_dataset(out_dir, annotations, manifest) if register else None
             tmp_dir.rename(out_dir)
     except BaseException:

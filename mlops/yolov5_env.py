@@ -86,12 +86,27 @@ def prepare_yolov5() -> None:
     # numpy 2 removed np.trapz; yolov5's AP integration still calls it (np.trapezoid is the same function).
     if not hasattr(np, "trapz"):
         np.trapz = np.trapezoid
+    patch_pillow_getsize()
     # yolov5 must never pip-install at run time (offline hosts, pinned environments).
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     # Keep yolov5's settings (and the font below) under var/, not in the user's home.
     os.environ.setdefault("YOLOV5_CONFIG_DIR", str(Path(settings.VAR_DIR) / "yolov5"))
     Path(os.environ["YOLOV5_CONFIG_DIR"]).mkdir(parents=True, exist_ok=True)
     install_plot_font()
+
+
+def patch_pillow_getsize() -> None:
+    """Pillow 10 removed FreeTypeFont.getsize, which yolov5's batch plots call; rebuild it from getbbox."""
+    from PIL import ImageFont
+
+    if hasattr(ImageFont.FreeTypeFont, "getsize"):
+        return
+
+    def getsize(self: ImageFont.FreeTypeFont, text: str) -> tuple[int, int]:
+        left, top, right, bottom = self.getbbox(text)
+        return int(right - left), int(bottom)
+
+    ImageFont.FreeTypeFont.getsize = getsize
 
 
 def install_plot_font() -> None:
