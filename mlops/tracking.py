@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 from django.conf import settings
 
@@ -31,9 +31,12 @@ def tracking_uri() -> str:
 
 
 def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI, else None."""
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme == "sqlite" and parsed.path not in ("", "/:memory:") else None
+    """The database file of a ``sqlite:///`` URI (SQLAlchemy form: four slashes = absolute), else None."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    path = unquote(uri.removeprefix(prefix).split("?", 1)[0])
+    return Path(path) if path not in ("", ":memory:") else None
 
 
 def artifact_root(uri: str | None = None) -> Path | None:
@@ -80,3 +83,27 @@ def get_or_create_experiment(name: str | None = None) -> str:
     experiment_id = mlflow_client.create_experiment(name, artifact_location=location)
     logger.info("Created MLflow experiment %r (%s), artifacts in %s", name, experiment_id, location or "server default")
     return experiment_id
+
+
+def mlflow_server_command(host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> list[str]:
+    """``mlflow server`` over the project's store (runs, registry and artifacts) as an argv list."""
+    import sys
+
+    uri = configure_mlflow()
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    root = artifact_root(uri)
+    if root:
+        root.mkdir(parents=True, exist_ok=True)
+        command += ["--artifacts-destination", str(root)]
+    return command
