@@ -1,0 +1,212 @@
+"""Train, fetch and evaluate YOLOv5n for real (CPU, 1 epoch, 160 px) and read everything back from MLflow."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+from mlflow import MlflowClient
+
+from indexing.datasets import extract_coco_subset
+from mlops.evaluation import evaluate_detector
+from mlops.tracking import get_or_create_experiment
+from mlops.training import TrainConfig, TrainingError, TrainingTerminated, tracked_run, train_detector
+from mlops.weights import WeightsError, fetch_mlflow_weights, weights_from_env
+from mlops.yolov5_env import UntrustedWeightsError, full_checkpoint_loading, sha256_of, verify_checkpoint
+
+
+@dataclass
+class Trained:
+    root: Path
+    data: Path
+    run_id: str
+    best: Path
+    client: MlflowClient
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, coco128_dir: Path, yolov5n_weights: Path) -> Iterator[Trained]:
+    root = tmp_path_factory.mktemp("mlops")
+    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    with override_settings(MLFLOW_TRACKING_URI=uri, MODEL_CACHE_DIR=root / "cache", MLFLOW_EXPERIMENT_ID=""):
+        subset = extract_coco_subset(
+            coco128_dir / "annotations" / "instances_train2017.json",
+            coco128_dir / "images" / "train2017",
+            root / "datasets" / "coco_subset" / "version_1",
+            split=(0.8, 0.2, 0.0),
+            max_images=40,
+            register=False,
+        )
+        config = TrainConfig(
+            data=subset.data_yaml,
+            weights=str(yolov5n_weights),
+            imgsz=160,
+            batch_size=16,
+            epochs=1,
+            project=root / "runs" / "train",
+            name="yolov5_coco_subset",
+            device="cpu",
+            workers=0,
+            dataset_version="version_1",
+            register="detector-test",
+        )
+        result = train_detector(config)
+        yield Trained(root, subset.data_yaml, result.run_id, result.best, MlflowClient(uri, registry_uri=uri))
+
+
+def test_training_is_tracked_in_one_finished_run(trained: Trained) -> None:
+    run = trained.client.get_run(trained.run_id)
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["epochs"] == "1"
+    assert params["imgsz"] == "160"
+    assert params["batch_size"] == "16"
+    assert params["dataset_version"] == "version_1"
+    assert float(params["lr0"]) == 0.01 and "momentum" in params
+
+    history = trained.client.get_metric_history(trained.run_id, "train/box_loss")
+    assert [m.step for m in history] == [0] and history[0].value > 0
+    assert [m.step for m in trained.client.get_metric_history(trained.run_id, "metrics/mAP_0.5-0.95")] == [0]
+    # Logged live: the epoch's metrics predate the plots yolov5 writes when training ends.
+    results_png = trained.best.parent.parent / "results.png"
+    assert history[0].timestamp <= results_png.stat().st_mtime * 1000
+
+    artifacts = {a.path for a in trained.client.list_artifacts(trained.run_id)}
+    weights = {a.path for a in trained.client.list_artifacts(trained.run_id, "weights")}
+    dataset = {a.path for a in trained.client.list_artifacts(trained.run_id, "dataset")}
+    assert {"weights/best.pt", "weights/last.pt"} <= weights
+    assert {"confusion_matrix.png", "results.png"} <= artifacts
+    assert "dataset/manifest.json" in dataset
+    assert run.data.tags["best_sha256"] == sha256_of(trained.best)
+
+    version = trained.client.get_model_version("detector-test", "1")
+    assert version.run_id == trained.run_id
+
+
+def test_weights_are_fetched_once_and_refetched_when_tampered(
+    trained: Trained, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    uri = f"runs:/{trained.run_id}/weights/best.pt"
+    expected = sha256_of(trained.best)
+    with override_settings(MLFLOW_TRACKING_URI=tracking_uri_of(trained), MODEL_CACHE_DIR=tmp_path):
+        caplog.set_level(logging.INFO, logger="mlops.weights")
+        path = fetch_mlflow_weights(uri)
+        assert path.is_relative_to(tmp_path / "mlflow") and sha256_of(path) == expected
+        assert "downloaded" in caplog.text
+        mtime = path.stat().st_mtime_ns
+
+        caplog.clear()
+        assert fetch_mlflow_weights(uri) == path
+        assert "cached" in caplog.text and "downloaded" not in caplog.text
+        assert path.stat().st_mtime_ns == mtime
+
+        caplog.clear()
+        assert fetch_mlflow_weights("models:/detector-test/1") == path
+        assert "cached" in caplog.text and "downloaded" not in caplog.text
+
+        with open(path, "ab") as f:
+            f.write(b"tampered")
+        caplog.clear()
+        assert fetch_mlflow_weights(uri) == path
+        assert "tampered" in caplog.text and "downloaded" in caplog.text
+        assert sha256_of(path) == expected
+
+
+def tracking_uri_of(trained: Trained) -> str:
+    return f"sqlite:///{trained.root / 'mlflow' / 'mlflow.db'}"
+
+
+def test_training_on_missing_data_leaves_the_run_failed(trained: Trained, yolov5n_weights: Path) -> None:
+    missing = trained.root / "datasets" / "nope" / "data.yaml"
+    with override_settings(MLFLOW_TRACKING_URI=tracking_uri_of(trained), MLFLOW_EXPERIMENT_ID=""):
+        config = TrainConfig(data=missing, weights=str(yolov5n_weights), epochs=1, device="cpu", experiment="failing")
+        with pytest.raises(TrainingError, match="not found"):
+            train_detector(config)
+        experiment_id = get_or_create_experiment("failing")
+    (run,) = trained.client.search_runs([experiment_id])
+    assert run.info.status == "FAILED"
+    assert "not found" in run.data.tags["error"]
+
+
+def test_sigterm_ends_the_run_killed(trained: Trained) -> None:
+    with override_settings(MLFLOW_TRACKING_URI=tracking_uri_of(trained), MLFLOW_EXPERIMENT_ID=""):
+        experiment_id = get_or_create_experiment("killed")
+        run_id = trained.client.create_run(experiment_id).info.run_id
+        with pytest.raises(TrainingTerminated), tracked_run(trained.client, run_id):
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert trained.client.get_run(run_id).info.status == "KILLED"
+
+
+def test_evaluation_logs_what_yolov5_val_returns(trained: Trained) -> None:
+    with override_settings(MLFLOW_TRACKING_URI=tracking_uri_of(trained), MLFLOW_EXPERIMENT_ID=""):
+        result = evaluate_detector(
+            weights=str(trained.best),
+            data=trained.data,
+            task="val",
+            imgsz=160,
+            batch_size=16,
+            device="cpu",
+            workers=0,
+            project=trained.root / "runs" / "eval",
+            name="eval",
+        )
+    run = trained.client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["training_run_id"] == trained.run_id
+    assert "confusion_matrix.png" in {a.path for a in trained.client.list_artifacts(result.run_id)}
+
+    import yolov5.val
+
+    with full_checkpoint_loading(trained.best, sha256_of(trained.best)):
+        printed, _, map50s, _ = yolov5.val.run(
+            data=str(trained.data),
+            weights=str(trained.best),
+            batch_size=16,
+            imgsz=160,
+            task="val",
+            device="cpu",
+            workers=0,
+            half=False,
+            project=str(trained.root / "runs" / "val"),
+            plots=False,
+        )
+    logged = run.data.metrics
+    for name, value in zip(("precision", "recall", "mAP50", "mAP50-95"), printed[:4], strict=True):
+        assert logged[name] == pytest.approx(float(value), abs=1e-6)
+    assert logged["ap50_person"] == pytest.approx(float(map50s[0]), abs=1e-6)
+    assert logged["targets_person"] == result.per_class_targets["person"] > 0
+
+
+def test_weights_from_env_precedence(trained: Trained, settings: object) -> None:
+    settings.MLFLOW_TRACKING_URI = tracking_uri_of(trained)
+    settings.DETECTOR_WEIGHTS = "models:/detector-test@production"
+    settings.MLFLOW_RUN_ID = trained.run_id
+    settings.MLFLOW_EXPERIMENT_ID = ""
+    assert weights_from_env() == "models:/detector-test@production"
+
+    settings.DETECTOR_WEIGHTS = "weights/yolov5s.pt"
+    assert weights_from_env() == f"runs:/{trained.run_id}/weights/best.pt"
+    settings.MLFLOW_EXPERIMENT_ID = trained.client.get_run(trained.run_id).info.experiment_id
+    assert weights_from_env() == f"runs:/{trained.run_id}/weights/best.pt"
+    settings.MLFLOW_EXPERIMENT_ID = "999"
+    with pytest.raises(WeightsError, match="belongs to experiment"):
+        weights_from_env()
+
+    settings.MLFLOW_RUN_ID = ""
+    assert weights_from_env() == "weights/yolov5s.pt"
+
+
+def test_unverifiable_checkpoints_are_refused(tmp_path: Path, yolov5n_weights: Path) -> None:
+    assert verify_checkpoint(yolov5n_weights) == sha256_of(yolov5n_weights)  # listed in SHA256SUMS
+    copy = tmp_path / "yolov5n.pt"
+    copy.write_bytes(yolov5n_weights.read_bytes())
+    with pytest.raises(UntrustedWeightsError, match="No checksum"):
+        verify_checkpoint(copy)
+    with pytest.raises(UntrustedWeightsError, match="expected"):
+        verify_checkpoint(copy, expected="0" * 64)
