@@ -221,7 +221,7 @@ def decode_stored_image(image: SourceImage) -> Image.Image:
             data = handle.read()
     except (FileNotFoundError, OSError) as exc:
         raise ImageError(f"The stored file of {image} cannot be read: {exc}") from exc
-    return load_image(data)
+    return load_image(data, name=f"Image {image.original_name or image.file.name}")
 
 
 def mark_failed(image: SourceImage, error: str) -> bool:

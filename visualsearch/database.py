@@ -46,16 +46,9 @@ def check_database(url: str, source: str) -> None:
     """
     import psycopg
 
-    params = dj_database_url.parse(url)
     try:
-        with psycopg.connect(
-            dbname=params["NAME"],
-            user=params.get("USER") or None,
-            password=params.get("PASSWORD") or None,
-            host=params.get("HOST") or None,
-            port=params.get("PORT") or None,
-            connect_timeout=CONNECT_TIMEOUT_S,
-        ) as conn:
+        # libpq reads the URL itself, including a Unix socket given as ?host=/dir.
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
             row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -78,5 +71,8 @@ def database_settings(database_url: str | None, data_dir: Path, check: bool = Tr
         config = dj_database_url.parse(database_url, conn_max_age=60, conn_health_checks=True)
     else:
         config = dj_database_url.parse(embedded_database_url(data_dir), conn_max_age=60)
+        # The embedded server listens on a Unix socket, given as ?host=<dir>: make it
+        # the HOST so other processes (workers in tests, psql) can be pointed at it.
+        config["HOST"] = config.get("OPTIONS", {}).pop("host", config.get("HOST", ""))
     config["OPTIONS"] = {**config.get("OPTIONS", {}), "connect_timeout": CONNECT_TIMEOUT_S}
     return config

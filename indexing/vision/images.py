@@ -49,14 +49,16 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_image(source: ImageSource, *, max_pixels: int | None = None) -> Image.Image:
+def load_image(source: ImageSource, *, max_pixels: int | None = None, name: str | None = None) -> Image.Image:
     """Decode ``source`` into an RGB image, upright per its EXIF orientation.
 
     ``max_pixels`` defaults to settings.MAX_IMAGE_PIXELS; larger images are refused
-    from their header, before any pixel is decoded.
+    from their header, before any pixel is decoded. ``name`` is how error messages
+    call the image (default: its path, or "The uploaded data").
     """
     limit = settings.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    stream, name = _open_stream(source)
+    stream, default_name = _open_stream(source)
+    name = name or default_name
     try:
         image = _open(stream)
     except UnidentifiedImageError as exc:

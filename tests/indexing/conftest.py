@@ -31,11 +31,11 @@ def broker():
     except redis.ConnectionError as exc:
         pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}); `make test` starts one.")
     client.flushdb()
-    saved = dict(celery_app.conf)
+    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
     celery_app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
     celery_app._pool = None
     yield REDIS_URL
-    celery_app.conf.update(broker_url=saved.get("broker_url"), task_always_eager=saved.get("task_always_eager"))
+    celery_app.conf.update(**saved)
     celery_app._pool = None
     client.flushdb()
 
