@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,8 +39,8 @@ def load_image(source: ImageSource, *, max_pixels: int | None = None) -> Image.I
     limit = settings.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
     stream, name = _open_stream(source)
     try:
-        image = Image.open(stream)
-    except UnidentifiedImageError as exc:
+        image = _pillow_open()(stream)
+    except (UnidentifiedImageError, ImportError) as exc:
         raise ImageError(f"{name} is not an image file Pillow can read.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{name} is too large to decode safely ({exc}).") from exc
@@ -84,6 +85,19 @@ def _open_stream(source: ImageSource) -> tuple[BinaryIO, str]:
     if not data:
         raise ImageError(f"{name} is empty (0 bytes).")
     return io.BytesIO(data), name
+
+
+def _pillow_open():
+    """Pillow's own Image.open.
+
+    ultralytics (imported by yolov5) replaces Image.open with a wrapper that, on any
+    unidentified file, tries to pip-install pi-heif; a bad upload must not do that.
+    """
+    opener = Image.open
+    if opener.__module__ != Image.__name__:
+        patches = sys.modules.get("ultralytics.utils.patches")
+        opener = getattr(patches, "_image_open", opener)
+    return opener
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -40,7 +40,8 @@ def test_truncated_jpeg_is_refused(jpeg_bytes) -> None:
         load_image(jpeg_bytes[: len(jpeg_bytes) // 2])
 
 
-def test_non_image_bytes_are_refused() -> None:
+def test_non_image_bytes_are_refused(detector) -> None:
+    # After the detector (yolov5, which patches Image.open via ultralytics) is loaded.
     with pytest.raises(ImageError, match="not an image"):
         load_image(b"%PDF-1.7 this is a document, not a photo")
 
