@@ -19,23 +19,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from indexing.vision.errors import ImageError
 
 
-def _pillow_open():
-    """Pillow's own ``Image.open``.
-
-    Importing ultralytics (yolov5 does) replaces ``PIL.Image.open`` process-wide with a
-    wrapper that tries to pip-install a HEIF plugin whenever a file is not an image:
-    a network call on bad input, and a ModuleNotFoundError offline.
-    """
-    patches = sys.modules.get("ultralytics.utils.patches")
-    return getattr(patches, "_image_open", Image.open) if patches else Image.open
-
-
-_open = _pillow_open()
-
-
 def restore_pillow_open() -> None:
     """Undo ultralytics' patch of ``PIL.Image.open`` (call after importing yolov5)."""
     Image.open = _pillow_open()
+
 
 ImageSource = bytes | bytearray | str | Path | BinaryIO
 
@@ -60,8 +47,8 @@ def load_image(source: ImageSource, *, max_pixels: int | None = None, name: str 
     stream, default_name = _open_stream(source)
     name = name or default_name
     try:
-        image = _open(stream)
-    except UnidentifiedImageError as exc:
+        image = _pillow_open()(stream)
+    except (UnidentifiedImageError, ImportError) as exc:
         raise ImageError(f"{name} is not an image file Pillow can read.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{name} is too large to decode safely ({exc}).") from exc
@@ -106,6 +93,19 @@ def _open_stream(source: ImageSource) -> tuple[BinaryIO, str]:
     if not data:
         raise ImageError(f"{name} is empty (0 bytes).")
     return io.BytesIO(data), name
+
+
+def _pillow_open():
+    """Pillow's own Image.open.
+
+    ultralytics (imported by yolov5) replaces Image.open with a wrapper that, on any
+    unidentified file, tries to pip-install pi-heif; a bad upload must not do that.
+    """
+    opener = Image.open
+    if opener.__module__ != Image.__name__:
+        patches = sys.modules.get("ultralytics.utils.patches")
+        opener = getattr(patches, "_image_open", opener)
+    return opener
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -116,7 +116,7 @@ def test_every_crop_obeys_the_policy(coco_images, coco_detections) -> None:
 def test_batching_does_not_change_confident_detections(detector, coco_images, coco_detections) -> None:
     # A batch is padded to its largest image (as yolov5's AutoShape does), so borderline
     # detections near the confidence threshold may differ; confident ones must not.
-    alone = detector.detect([coco_images[13]])[0]  # 000000000077.jpg: several people
+    alone = detector.detect([coco_images[13]])[0]  # a landscape with several people
     confident = [d for d in coco_detections[13] if d.confidence >= 0.5]
     assert len(confident) >= 3
     for want in confident:

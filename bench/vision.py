@@ -1,0 +1,76 @@
+"""Throughput of the vision models on COCO128: images/s for batch sizes 1, 8 and 32.
+
+    python bench/vision.py [--images N]
+
+Uses the shared yolov5n.pt and CLIP_MODEL when it is a local directory, else a test
+CLIP written to a temporary directory (random weights: same cost as its size, no meaning).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visualsearch.settings")
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from indexing.vision.detector import Detector  # noqa: E402
+from indexing.vision.embedder import Embedder  # noqa: E402
+from indexing.vision.images import load_image  # noqa: E402
+
+BATCH_SIZES = (1, 8, 32)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def throughput(run, images, batch_size: int) -> float:
+    run(images[:batch_size])  # warm-up: first calls allocate and pick kernels
+    started = time.perf_counter()
+    for start in range(0, len(images), batch_size):
+        run(images[start : start + batch_size])
+    return len(images) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=64, help="how many COCO128 images to time")
+    args = parser.parse_args()
+    assets = Path(settings.SHARED_ASSETS_DIR)
+    paths = sorted((assets / "coco128" / "images" / "train2017").glob("*.jpg"))[: args.images]
+    images = [load_image(path) for path in paths]
+    print(f"{len(images)} COCO128 images, torch threads {__import__('torch').get_num_threads()}")
+
+    for batch_size in BATCH_SIZES:
+        detector = Detector(assets / "weights" / "yolov5n.pt", batch_size=batch_size)
+        rate = throughput(detector.detect, images, batch_size)
+        print(f"detector {detector.version} on {detector.device} batch {batch_size:2d}: {rate:6.1f} images/s")
+    print(f"peak RSS after detector: {peak_rss_mib():.0f} MiB")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        clip = settings.CLIP_MODEL
+        if not Path(clip).is_dir():
+            clip = str(Path(scratch) / "test-clip")
+            call_command("make_test_clip", clip)
+        for batch_size in BATCH_SIZES:
+            embedder = Embedder(clip, batch_size=batch_size)
+            rate = throughput(embedder.embed_images, images, batch_size)
+            print(f"embedder {embedder.version} on {embedder.device} batch {batch_size:2d}: {rate:6.1f} images/s")
+    print(f"peak RSS after embedder: {peak_rss_mib():.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
