@@ -10,9 +10,11 @@ REQUIREMENTS := requirements/base.txt requirements/dev.txt
 # Redis for Celery in tests; started here if nothing answers on this port.
 REDIS_PORT ?= 6379
 HOST ?= 127.0.0.1
+# apt-get needs root: run as root (CI) or with SUDO=sudo.
+SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8000
 
-.PHONY: install demo test lint services stop-db clean
+.PHONY: install demo test lint services browser stop-db clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +30,17 @@ services:
 		redis-server --daemonize yes --bind 127.0.0.1 --port $(REDIS_PORT) --save "" --appendonly no; \
 	fi
 
+# The browser tests drive Debian's chromium (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install services lint
+test: install services browser lint
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) -m pytest
 

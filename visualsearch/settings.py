@@ -113,6 +113,9 @@ STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
+# Serve MEDIA_URL from Django itself (local storage without a separate file server).
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
+
 GS_BUCKET_NAME = env("GS_BUCKET_NAME", default="")
 if GS_BUCKET_NAME:
     GS_PROJECT_ID = env("GS_PROJECT_ID", default=None)
@@ -244,6 +247,17 @@ MLFLOW_RUN_ID = env("MLFLOW_RUN_ID", default="")
 DEMO_ADMIN_USERNAME = env("DEMO_ADMIN_USERNAME", default="admin")
 # Empty: a random password is generated once and kept in var/demo-admin-password.
 DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")
+# The sample to index: a folder of photos, or a COCO instances json (+ its images folder).
+DEMO_IMAGES = env("DEMO_IMAGES", default="")
+DEMO_COCO_ANNOTATIONS = env(
+    "DEMO_COCO_ANNOTATIONS", default=str(SHARED_ASSETS_DIR / "coco128" / "annotations" / "instances_train2017.json")
+)
+DEMO_COCO_IMAGES = env("DEMO_COCO_IMAGES", default="")
+DEMO_MAX_IMAGES = env.int("DEMO_MAX_IMAGES", default=128)
+# Fetch images missing from DEMO_COCO_IMAGES from their coco_url (needs internet).
+DEMO_DOWNLOAD = env.bool("DEMO_DOWNLOAD", default=False)
+# Offline: write and use a small random CLIP instead of downloading CLIP_MODEL.
+DEMO_TEST_CLIP = env.bool("DEMO_TEST_CLIP", default=False)
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from PIL import Image
 
 from indexing.vision.detector import Detection, Detector
@@ -44,13 +43,6 @@ def coco_images(coco_image_paths: list[Path]) -> list[Image.Image]:
 def coco_detections(detector: Detector, coco_images: list[Image.Image]) -> list[list[Detection]]:
     """The detector over all 128 images, once (about half a minute on 2 CPU cores)."""
     return detector.detect(coco_images)
-
-
-@pytest.fixture(scope="session")
-def test_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("test-clip")
-    call_command("make_test_clip", str(directory))
-    return directory
 
 
 @pytest.fixture(scope="session")

@@ -30,35 +30,46 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("directory", type=Path)
         parser.add_argument("--seed", type=int, default=0, help="Same seed, same weights.")
+        parser.add_argument(
+            "--size",
+            choices=["tiny", "base"],
+            default="tiny",
+            help="tiny: a few MB, for tests; base: the ViT-B/32 architecture (random weights), "
+            "for benchmarks that must cost what the real model costs.",
+        )
 
-    def handle(self, *args, directory: Path, seed: int, **options) -> None:
-        write_test_clip(directory, seed=seed)
+    def handle(self, *args, directory: Path, seed: int, size: str = "tiny", **options) -> None:
+        write_test_clip(directory, seed=seed, size=size)
         self.stdout.write(f"Wrote a test CLIP to {directory}; use it with CLIP_MODEL={directory}")
 
 
-def write_test_clip(directory: Path, seed: int = 0) -> Path:
+# Tower shapes: "base" is openai/clip-vit-base-patch32's (transformers' CLIPConfig defaults).
+TOWERS = {
+    "tiny": (
+        {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2},
+        {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2},
+    ),
+    "base": (
+        {"hidden_size": 512, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 8},
+        {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12},
+    ),
+}
+
+
+def write_test_clip(directory: Path, seed: int = 0, size: str = "tiny") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer = _byte_level_tokenizer()
+    text_tower, vision_tower = TOWERS[size]
     config = CLIPConfig(
         text_config={
+            **text_tower,
             "vocab_size": len(tokenizer),
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
             "max_position_embeddings": CONTEXT_LENGTH,
             "bos_token_id": tokenizer.bos_token_id,
             "eos_token_id": tokenizer.eos_token_id,
             "pad_token_id": tokenizer.pad_token_id,
         },
-        vision_config={
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 224,
-            "patch_size": 32,
-        },
+        vision_config={**vision_tower, "image_size": 224, "patch_size": 32},
         projection_dim=settings.EMBEDDING_DIM,
     )
     torch.manual_seed(seed)

@@ -1,0 +1,79 @@
+"""The server-rendered pages: home, results, crop detail, datasets, and their error states."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from indexing.models import Crop, SourceImage
+
+
+def test_home_has_both_search_modes(client, db):
+    body = client.get("/").content.decode()
+    assert 'name="image"' in body and 'name="q"' in body
+    for label in ("person", "sports ball"):
+        assert label in body
+
+
+def test_text_search_page_lists_results(client, indexed):
+    response = client.get("/search", {"q": "a person", "mode": "text", "k": 5})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count('class="result"') == 5
+    assert "/crops/" in body
+
+
+def test_image_search_page_draws_boxes_and_groups_results(client, indexed):
+    path = indexed[0]
+    source = SourceImage.objects.get(original_name=path.name)
+    upload = SimpleUploadedFile(path.name, path.read_bytes(), content_type="image/jpeg")
+    response = client.post("/search", {"image": upload, "mode": "image", "k": 3})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count('class="box"') == source.crops.count()
+    assert body.count('class="object"') == source.crops.count()
+    assert "data:image/jpeg;base64," in body
+
+
+def test_crop_page_shows_source_photo_and_more_like_this(client, indexed):
+    crop = Crop.objects.first()
+    body = client.get(f"/crops/{crop.pk}").content.decode()
+    assert crop.label in body
+    assert 'class="box"' in body
+    assert "More like this" in body and body.count('class="result"') >= 1
+
+
+def test_datasets_page_shows_counts_and_job_progress(client, indexed):
+    body = client.get("/datasets").content.decode()
+    assert f"{len(indexed)} photos" in body
+    assert "<progress" in body
+
+
+@pytest.mark.parametrize(
+    ("request_args", "message"),
+    [
+        ({"path": "/search", "data": {"q": "  ", "mode": "text"}}, "Type a few words"),
+        ({"path": "/search", "data": {"q": "car", "k": "lots", "mode": "text"}}, "whole number"),
+    ],
+)
+def test_bad_text_search_says_what_is_wrong(client, db, real_models, request_args, message):
+    response = client.get(request_args["path"], request_args["data"])
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_bad_upload_says_what_is_wrong(client, db, real_models):
+    upload = SimpleUploadedFile("notes.jpg", b"these are my notes", content_type="image/jpeg")
+    response = client.post("/search", {"image": upload, "mode": "image"})
+    assert response.status_code == 400
+    assert "not an image" in response.content.decode()
+    response = client.post("/search", {"mode": "image"})
+    assert "Choose a photo" in response.content.decode()
+
+
+def test_missing_crop_is_a_404_page(client, db):
+    assert client.get("/crops/999999").status_code == 404
+
+
+def test_empty_site_pages_speak_plainly(client, db):
+    assert "No datasets yet" in client.get("/datasets").content.decode()
