@@ -51,8 +51,9 @@ def api_exception_handler(exc, context):
     if isinstance(exc, CropNotFound):
         return Response({"error": str(exc)}, status=status.HTTP_404_NOT_FOUND)
     response = exception_handler(exc, context)
-    if response is not None and isinstance(exc, APIException):
-        response.data = {"error": first_message(exc.detail), "details": exc.detail}
+    if response is not None:
+        detail = exc.detail if isinstance(exc, APIException) else response.data
+        response.data = {"error": first_message(detail), "details": detail}
     return response
 
 

@@ -75,7 +75,11 @@ class Embedder:
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def _image_batch(self, images: Sequence[Image.Image]) -> np.ndarray:
-        pixels = self.processor(images=[image.convert("RGB") for image in images], return_tensors="pt")
+        # Say the layout: for tiny images (1 or 3 pixels on a side) the processor's guess
+        # takes a side for the channel axis and fails.
+        pixels = self.processor(
+            images=[image.convert("RGB") for image in images], return_tensors="pt", input_data_format="channels_last"
+        )
         pixel_values = pixels["pixel_values"].to(self.device, dtype=self.model.dtype)
         with torch.inference_mode():
             return _normalised(self.model.get_image_features(pixel_values=pixel_values))

@@ -20,7 +20,16 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", settings.BASE_DIR / "test-
 
 
 @pytest.fixture
-def browser_page():
+def indexed_files(transactional_db, real_models, coco_subset_files) -> list[Path]:
+    """Indexed before the browser starts: Playwright's event loop forbids ORM calls in this thread."""
+    files = coco_subset_files[:6]
+    index_files(files)
+    indexing_services.build_index()
+    return files
+
+
+@pytest.fixture
+def browser_page(indexed_files):
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -43,14 +52,8 @@ def browser_page():
         browser.close()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_upload_photo_see_boxes_text_search_and_more_like_this(
-    live_server, browser_page, real_models, coco_subset_files
-):
-    files = coco_subset_files[:6]
-    index_files(files)
-    indexing_services.build_index()
-    page = browser_page
+def test_upload_photo_see_boxes_text_search_and_more_like_this(live_server, indexed_files, browser_page):
+    files, page = indexed_files, browser_page
 
     page.goto(live_server.url + "/")
     page.screenshot(path=ARTIFACTS / "1-home.png")
