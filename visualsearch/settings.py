@@ -113,7 +113,8 @@ STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
-# Serve MEDIA_URL from Django itself (local storage without a separate file server).
+# Serve MEDIA_URL from Django itself: local storage without a separate file server
+# (development; single-host compose without GCS, where media live in a volume).
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 
 GS_BUCKET_NAME = env("GS_BUCKET_NAME", default="")
@@ -269,3 +270,43 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"pgserver": {"level": "WARNING"}},
 }
+
+# ==============================================================================
+# --- Production / security ---------------------------------------------------
+# Kept together here so deployments are reviewed in one place. Everything below is
+# inert in the local demo (DEBUG on); with DEBUG=false (as .env.example and
+# docker-compose.yml set it) `manage.py check --deploy` passes with the values in
+# .env.example. Production sits behind TLS: a load balancer or reverse proxy.
+# ==============================================================================
+# Origins (scheme://host) allowed to POST forms, e.g. https://search.example.com.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Over plain http a session cookie would travel in clear text: secure once DEBUG is off.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers and the compose healthcheck probe /healthz over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Start small (an hour): browsers remember HSTS for this long, so a mistake is sticky.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Behind a proxy that terminates TLS, trust its X-Forwarded-Proto; never without one,
+# since a client could then claim https itself.
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# A shared cache (Redis) so DRF throttling counts requests across all gunicorn
+# workers and hosts; a per-process LocMem cache otherwise.
+CACHE_URL = env("CACHE_URL", default="")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# "json": one JSON object per log line, for log collectors; "plain" for people.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+if LOG_FORMAT == "json":
+    LOGGING["formatters"]["json"] = {"()": "visualsearch.logging.JsonFormatter"}
+    LOGGING["handlers"]["console"]["formatter"] = "json"

@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -14,10 +16,9 @@ urlpatterns = [
     path("", include("search.urls")),
 ]
 if settings.SERVE_MEDIA and not settings.GS_BUCKET_NAME:
-    # Read MEDIA_ROOT per request, so tests that point it elsewhere are served too.
+    # Local media served by Django itself (development, single-host deployments).
+    # MEDIA_ROOT is read per request, so tests that point it elsewhere are served too.
+    prefix = re.escape(settings.MEDIA_URL.lstrip("/"))
     urlpatterns.append(
-        re_path(
-            rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$",
-            lambda request, path: serve(request, path, document_root=settings.MEDIA_ROOT),
-        )
+        re_path(rf"^{prefix}(?P<path>.*)$", lambda request, path: serve(request, path, settings.MEDIA_ROOT))
     )
