@@ -37,6 +37,7 @@ def restore_pillow_open() -> None:
     """Undo ultralytics' patch of ``PIL.Image.open`` (call after importing yolov5)."""
     Image.open = _pillow_open()
 
+
 ImageSource = bytes | bytearray | str | Path | BinaryIO
 
 # Modes whose pixels carry (or may carry) an alpha channel to flatten onto white.
