@@ -23,6 +23,10 @@ from mlops.training import TrainConfig, TrainingError, TrainingTerminated, track
 from mlops.weights import WeightsError, fetch_mlflow_weights, weights_from_env
 from mlops.yolov5_env import UntrustedWeightsError, full_checkpoint_loading, sha256_of, verify_checkpoint
 
+# Every test here is a database test, so pytest-django (which runs database tests first) keeps
+# them together and the module-scoped training below happens once, not once per group.
+pytestmark = pytest.mark.django_db
+
 
 @dataclass
 class Trained:
@@ -307,3 +311,27 @@ def test_detector_weights_from_settings(
 
     with pytest.raises(ModelLoadError, match="could not be fetched"):
         Detector(weights="runs:/0123456789abcdef0123456789abcdef/weights/best.pt")
+
+
+def test_crops_record_the_mlflow_weights_that_found_them(
+    trained: Trained, real_models: None, served: Path, settings: object, coco_subset_files: list[Path]
+) -> None:
+    from indexing import services
+    from indexing.models import Crop, Dataset
+
+    uri = f"runs:/{trained.run_id}/weights/best.pt"
+    settings.DETECTOR_WEIGHTS = uri
+    # The barely trained model's boxes: keep a few, whatever their size.
+    settings.DETECTOR_CONFIDENCE = 0.001
+    settings.DETECTOR_MAX_DETECTIONS = 3
+    settings.DETECTOR_IMAGE_SIZE = 160
+    settings.CROP_MIN_SIDE = 1
+    settings.CROP_MIN_AREA_FRACTION = 0.0
+    settings.CROP_MAX_ASPECT = 100.0
+    reset_detector()
+    dataset = Dataset.objects.create(name="mlflow-served", version="version_1")
+    services.ingest_files(dataset, [(coco_subset_files[0], "train")])
+    job, ids = services.create_job(dataset)
+    services.run_job(job, ids)
+    versions = set(Crop.objects.filter(image__dataset=dataset).values_list("detector_version", flat=True))
+    assert versions == {f"{uri}@{sha256_of(trained.best)[:12]}"}
