@@ -136,17 +136,22 @@ def download(artifact: RunArtifact, target: Path, expected: str | None) -> str:
 
 def fetch_mlflow_weights(uri: str, cache_dir: Path | None = None) -> Path:
     """Local path of the weights at an MLflow URI, downloading only when the cache cannot be trusted."""
+    return fetch_mlflow_artifact(uri, cache_dir)[1]
+
+
+def fetch_mlflow_artifact(uri: str, cache_dir: Path | None = None) -> tuple[RunArtifact, Path]:
+    """Like ``fetch_mlflow_weights``, also saying which run the URI resolved to (aliases move)."""
     artifact = resolve_uri(uri)
     target = cache_path(artifact, cache_dir)
     expected = expected_checksum(artifact)
     if cached_file_ok(target, expected):
         logger.info("Weights %s cached at %s", uri, target)
-        return target
+        return artifact, target
     if target.exists():
         target.unlink()
     checksum = download(artifact, target, expected)
     logger.info("Weights %s downloaded to %s (sha256 %s)", uri, target, checksum)
-    return target
+    return artifact, target
 
 
 def recorded_checksum(path: Path) -> str | None:

@@ -24,7 +24,7 @@ from indexing.vision.device import choose_device
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.images import restore_pillow_open
 from indexing.vision.loading import LazyModel
-from indexing.vision.weights import WeightsFile, resolve_detector_weights
+from indexing.vision.weights import WeightsFile, configured_weights_spec, resolve_detector_weights
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,9 @@ class Detector:
         self.max_detections = max_detections or settings.DETECTOR_MAX_DETECTIONS
         self.batch_size = max(1, batch_size or settings.DETECTOR_BATCH_SIZE)
         self.device = choose_device(device)
-        self.weights = resolve_detector_weights(str(weights or settings.DETECTOR_WEIGHTS), expected_sha256)
+        # An explicit ``weights`` wins; otherwise DETECTOR_WEIGHTS or MLFLOW_RUN_ID (see configured_weights_spec).
+        spec = str(weights) if weights else configured_weights_spec()
+        self.weights = resolve_detector_weights(spec, expected_sha256)
         self.model = _load_checkpoint(self.weights, self.device)
         self.half = self.device.type == "cuda"  # fp16 halves memory and time on GPUs; CPUs lack fast fp16
         if self.half:
@@ -74,7 +76,8 @@ class Detector:
         self.image_size = math.ceil((image_size or settings.DETECTOR_IMAGE_SIZE) / self.stride) * self.stride
         #: model class id -> product label, only for the configured classes
         self.classes: dict[int, str] = map_classes(classes or settings.DETECTOR_CLASSES, self.model.names)
-        self.version = f"{self.weights.path.name}@{self.weights.sha256[:12]}"
+        # Stored on every Crop: which weights found it (file name or MLflow run artifact, and checksum).
+        self.version = self.weights.version
         logger.info(
             "Loaded detector %s from %s on %s in %.1f s",
             self.version,

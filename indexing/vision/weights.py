@@ -1,15 +1,18 @@
 """Where the detector's weights come from, and whether they are the file we expect.
 
-``resolve_detector_weights`` is the one place that turns the DETECTOR_WEIGHTS
-setting into a file on disk: a local path, or an official checkpoint name that
-the yolov5 package downloads. MLflow URIs (``runs:/``, ``models:/``) plug in here.
+``resolve_detector_weights`` is the one place that turns a weights spec into a
+checked file on disk: a local path, an official checkpoint name that the yolov5
+package downloads, or an MLflow URI (``runs:/<run_id>/weights/best.pt``,
+``models:/<name>/<version>``, ``models:/<name>@<alias>``) fetched into the model
+cache by ``mlops.weights``. ``configured_weights_spec`` says which spec the
+settings ask for (DETECTOR_WEIGHTS, or MLFLOW_RUN_ID's best.pt).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -19,6 +22,7 @@ from indexing.vision.errors import ModelLoadError
 logger = logging.getLogger(__name__)
 
 CHECKSUM_FILE = "SHA256SUMS"
+MLFLOW_PREFIXES = ("runs:/", "models:/")
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,31 @@ class WeightsFile:
     path: Path
     sha256: str
     verified: bool  # True when the sha256 matched a known checksum
-    source: str  # what the spec was resolved from, for log lines and versions
+    source: str  # what the spec was resolved from, for log lines
+    # What identifies the weights beside their checksum: the file name, or for MLflow
+    # the run artifact (``runs:/<run_id>/weights/best.pt``, also for ``models:/`` specs).
+    name: str = ""
+
+    @property
+    def version(self) -> str:
+        """``<name>@<sha256[:12]>``: stored on every crop as the detector version."""
+        return f"{self.name or self.path.name}@{self.sha256[:12]}"
+
+
+def configured_weights_spec() -> str:
+    """The weights spec the settings ask for.
+
+    Precedence: an MLflow URI in DETECTOR_WEIGHTS > MLFLOW_RUN_ID (its
+    ``runs:/<id>/weights/best.pt``) > DETECTOR_WEIGHTS as a local path or official name.
+    """
+    from mlops.weights import WeightsError, weights_from_env
+
+    try:
+        return weights_from_env()
+    except WeightsError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    except Exception as exc:  # MLflow server unreachable, unknown run: same to the user
+        raise ModelLoadError(f"MLFLOW_RUN_ID={settings.MLFLOW_RUN_ID!r} could not be checked in MLflow: {exc}") from exc
 
 
 def resolve_detector_weights(spec: str, expected_sha256: str | None = None) -> WeightsFile:
@@ -35,12 +63,19 @@ def resolve_detector_weights(spec: str, expected_sha256: str | None = None) -> W
     ``expected_sha256`` defaults to settings.DETECTOR_WEIGHTS_SHA256; when both are
     empty a SHA256SUMS file beside the weights is consulted. A mismatch is an error;
     no known checksum at all gives ``verified=False`` (the caller warns).
+
+    MLflow URIs are checked against the sha256 recorded when they were downloaded
+    (itself checked against the training run's ``best_sha256`` tag), so they always
+    come back verified; a pinned checksum must match it as well.
     """
     spec = str(spec).strip()
     if not spec:
         raise ModelLoadError("DETECTOR_WEIGHTS is empty; set it to a local .pt file or an official name.")
-    if spec.startswith(("runs:/", "models:/")):
-        raise ModelLoadError(f"DETECTOR_WEIGHTS={spec!r}: MLflow URIs are not supported yet; use a local .pt file.")
+    if spec.startswith(MLFLOW_PREFIXES):
+        if expected_sha256 is None and spec == str(settings.DETECTOR_WEIGHTS).strip():
+            # DETECTOR_WEIGHTS_SHA256 pins DETECTOR_WEIGHTS, not a run chosen by MLFLOW_RUN_ID.
+            expected_sha256 = settings.DETECTOR_WEIGHTS_SHA256
+        return _resolve_mlflow(spec, expected_sha256 or "")
     path = Path(spec).expanduser()
     if path.is_file():
         source = f"local file {path}"
@@ -50,6 +85,28 @@ def resolve_detector_weights(spec: str, expected_sha256: str | None = None) -> W
         path, source = _download_official(spec), f"official checkpoint {spec}"
     expected = settings.DETECTOR_WEIGHTS_SHA256 if expected_sha256 is None else expected_sha256
     return verify_checksum(path, expected, source)
+
+
+def _resolve_mlflow(spec: str, pinned: str) -> WeightsFile:
+    """Fetch (or reuse the cached copy of) an MLflow URI's weights and verify them."""
+    from mlops.weights import WeightsError, fetch_mlflow_artifact, recorded_checksum
+
+    try:
+        artifact, path = fetch_mlflow_artifact(spec)
+    except WeightsError as exc:
+        raise ModelLoadError(f"Detector weights {spec!r}: {exc}") from exc
+    except Exception as exc:  # unknown run or model, server down: same to the user
+        raise ModelLoadError(f"Detector weights {spec!r} could not be fetched from MLflow: {exc}") from exc
+    recorded = recorded_checksum(path) or ""
+    pinned = pinned.strip().lower()
+    if pinned and recorded and pinned != recorded:
+        raise ModelLoadError(
+            f"Detector weights {spec!r} are run {artifact.run_id}'s with sha256 {recorded}, "
+            f"but {pinned} was expected (DETECTOR_WEIGHTS_SHA256)."
+        )
+    name = f"runs:/{artifact.run_id}/{artifact.artifact_path}"
+    source = spec if spec == name else f"{spec} ({name})"
+    return replace(verify_checksum(path, pinned or recorded, source), name=name)
 
 
 def verify_checksum(path: Path, expected_sha256: str = "", source: str = "") -> WeightsFile:

@@ -10,15 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import override_settings
 from mlflow import MlflowClient
 
 from indexing.datasets import extract_coco_subset
+from indexing.vision.detector import Detector, get_detector, reset_detector
+from indexing.vision.errors import ModelLoadError
 from mlops.evaluation import evaluate_detector
 from mlops.tracking import get_or_create_experiment
 from mlops.training import TrainConfig, TrainingError, TrainingTerminated, tracked_run, train_detector
 from mlops.weights import WeightsError, fetch_mlflow_weights, weights_from_env
 from mlops.yolov5_env import UntrustedWeightsError, full_checkpoint_loading, sha256_of, verify_checkpoint
+
+# Every test here is a database test, so pytest-django (which runs database tests first) keeps
+# them together and the module-scoped training below happens once, not once per group.
+pytestmark = pytest.mark.django_db
 
 
 @dataclass
@@ -210,3 +217,121 @@ def test_unverifiable_checkpoints_are_refused(tmp_path: Path, yolov5n_weights: P
         verify_checkpoint(copy)
     with pytest.raises(UntrustedWeightsError, match="expected"):
         verify_checkpoint(copy, expected="0" * 64)
+
+
+@pytest.fixture
+def served(trained: Trained, settings: object, tmp_path: Path) -> Iterator[Path]:
+    """Settings of a server or worker pointed at the trained run's store, with an empty model cache."""
+    settings.MLFLOW_TRACKING_URI = tracking_uri_of(trained)
+    settings.MODEL_CACHE_DIR = tmp_path / "cache"
+    settings.MLFLOW_RUN_ID = ""
+    settings.MLFLOW_EXPERIMENT_ID = ""
+    settings.DETECTOR_WEIGHTS_SHA256 = ""
+    settings.MODEL_DEVICE = "cpu"
+    reset_detector()
+    yield tmp_path / "cache"
+    reset_detector()
+
+
+def test_detector_serves_mlflow_weights_downloaded_once(
+    trained: Trained, served: Path, coco128_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from PIL import Image
+
+    uri = f"runs:/{trained.run_id}/weights/best.pt"
+    best_sha256 = trained.client.get_run(trained.run_id).data.tags["best_sha256"]
+    caplog.set_level(logging.INFO, logger="mlops.weights")
+
+    # The 1-epoch 160 px model is barely trained: a low threshold still exercises the whole path.
+    detector = Detector(weights=uri, confidence=0.001, max_detections=5, image_size=160)
+    assert "downloaded" in caplog.text
+    assert detector.weights.verified and detector.weights.sha256 == best_sha256
+    assert detector.weights.path.is_relative_to(served)
+    assert detector.version == f"{uri}@{best_sha256[:12]}"
+    # Fine-tuned on the product's 7 classes: every configured label maps by name.
+    assert len(detector.model.names) == 7
+    assert sorted(detector.classes.values()) == sorted(django_settings.DETECTOR_CLASSES)
+    image = Image.open(coco128_dir / "images" / "train2017" / "000000000009.jpg")
+    (found,) = detector.detect([image])
+    assert 0 < len(found) <= 5
+    assert {d.label for d in found} <= set(django_settings.DETECTOR_CLASSES)
+
+    # A second start-up (another worker, a restart) reuses the verified cache.
+    mtime = detector.weights.path.stat().st_mtime_ns
+    caplog.clear()
+    again = Detector(weights=uri, image_size=160)
+    assert "cached" in caplog.text and "downloaded" not in caplog.text
+    assert again.weights.path.stat().st_mtime_ns == mtime and again.version == detector.version
+
+    # A registry version resolves to the same run: the version names the run, not the moving alias.
+    caplog.clear()
+    registered = Detector(weights="models:/detector-test/1", image_size=160)
+    assert registered.version == detector.version and "downloaded" not in caplog.text
+    assert "models:/detector-test/1" in registered.weights.source
+
+    # A tampered cache is detected and fetched again before anything is unpickled.
+    with open(detector.weights.path, "ab") as f:
+        f.write(b"tampered")
+    caplog.clear()
+    healed = Detector(weights=uri, image_size=160)
+    assert "tampered" in caplog.text and "downloaded" in caplog.text
+    assert healed.weights.sha256 == best_sha256 == sha256_of(healed.weights.path)
+
+
+def test_detector_weights_from_settings(
+    trained: Trained, served: Path, settings: object, yolov5n_weights: Path
+) -> None:
+    uri = f"runs:/{trained.run_id}/weights/best.pt"
+    best_sha256 = sha256_of(trained.best)
+    settings.DETECTOR_IMAGE_SIZE = 160
+
+    settings.DETECTOR_WEIGHTS = uri
+    assert get_detector().version == f"{uri}@{best_sha256[:12]}"
+
+    # MLFLOW_RUN_ID replaces a local DETECTOR_WEIGHTS, whose pinned checksum then does not apply.
+    settings.DETECTOR_WEIGHTS = str(yolov5n_weights)
+    settings.DETECTOR_WEIGHTS_SHA256 = sha256_of(yolov5n_weights)
+    settings.MLFLOW_RUN_ID = trained.run_id
+    reset_detector()
+    assert get_detector().weights.name == uri and get_detector().weights.verified
+
+    settings.MLFLOW_RUN_ID = ""
+    reset_detector()
+    assert get_detector().version == f"yolov5n.pt@{sha256_of(yolov5n_weights)[:12]}"
+
+    # A checksum pinned for an MLflow DETECTOR_WEIGHTS must match the run's.
+    settings.DETECTOR_WEIGHTS = uri
+    settings.DETECTOR_WEIGHTS_SHA256 = "0" * 64
+    reset_detector()
+    with pytest.raises(ModelLoadError, match="was expected"):
+        get_detector()
+    settings.DETECTOR_WEIGHTS_SHA256 = best_sha256
+    reset_detector()
+    assert get_detector().weights.sha256 == best_sha256
+
+    with pytest.raises(ModelLoadError, match="could not be fetched"):
+        Detector(weights="runs:/0123456789abcdef0123456789abcdef/weights/best.pt")
+
+
+def test_crops_record_the_mlflow_weights_that_found_them(
+    trained: Trained, real_models: None, served: Path, settings: object, coco_subset_files: list[Path]
+) -> None:
+    from indexing import services
+    from indexing.models import Crop, Dataset
+
+    uri = f"runs:/{trained.run_id}/weights/best.pt"
+    settings.DETECTOR_WEIGHTS = uri
+    # The barely trained model's boxes: keep a few, whatever their size.
+    settings.DETECTOR_CONFIDENCE = 0.001
+    settings.DETECTOR_MAX_DETECTIONS = 3
+    settings.DETECTOR_IMAGE_SIZE = 160
+    settings.CROP_MIN_SIDE = 1
+    settings.CROP_MIN_AREA_FRACTION = 0.0
+    settings.CROP_MAX_ASPECT = 100.0
+    reset_detector()
+    dataset = Dataset.objects.create(name="mlflow-served", version="version_1")
+    services.ingest_files(dataset, [(coco_subset_files[0], "train")])
+    job, ids = services.create_job(dataset)
+    services.run_job(job, ids)
+    versions = set(Crop.objects.filter(image__dataset=dataset).values_list("detector_version", flat=True))
+    assert versions == {f"{uri}@{sha256_of(trained.best)[:12]}"}
