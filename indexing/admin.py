@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from indexing import services, tasks
 from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, SourceImage
 
 THUMBNAIL_PX = 96
@@ -23,12 +25,59 @@ def thumbnail(file_field, size: int = THUMBNAIL_PX) -> str:
     )
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleImageField, self).clean(f, initial) for f in files if f]
+
+
+class DatasetForm(forms.ModelForm):
+    upload_images = MultipleImageField(
+        required=False, help_text="Photos to add to this dataset; they are indexed after saving."
+    )
+    upload_split = forms.CharField(required=False, max_length=20, help_text="Split for the uploaded photos.")
+
+    class Meta:
+        model = Dataset
+        fields = ["name", "version", "source", "split_names", "root_path", "notes"]
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
+    form = DatasetForm
     list_display = ("name", "version", "source", "image_count", "created")
     search_fields = ("name", "version", "source", "notes")
     list_filter = ("name",)
     readonly_fields = ("created",)
+    actions = ("index_dataset", "rebuild_index")
+
+    def save_model(self, request: HttpRequest, obj: Dataset, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        uploads = form.cleaned_data.get("upload_images") or []
+        if not uploads:
+            return
+        split = form.cleaned_data.get("upload_split") or ""
+        added = sum(services.ingest_image(obj, upload.name, upload.read(), split)[1] for upload in uploads)
+        job = tasks.enqueue_dataset_indexing(obj)
+        self.message_user(
+            request, f"{added} new photo(s) added ({len(uploads) - added} already there); indexing job {job.pk} queued."
+        )
+
+    @admin.action(description="Index dataset (queue its new photos)")
+    def index_dataset(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        jobs = [tasks.enqueue_dataset_indexing(dataset) for dataset in queryset]
+        self.message_user(request, f"Queued {len(jobs)} indexing job(s): {', '.join(str(j.pk) for j in jobs)}.")
+
+    @admin.action(description="Rebuild the search index (FAISS) over all active crops")
+    def rebuild_index(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        tasks.build_index.delay()
+        self.message_user(request, "Index rebuild queued.")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
         return super().get_queryset(request).annotate(_image_count=Count("images"))

@@ -7,7 +7,6 @@ workaround here is narrow and logged.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -16,6 +15,10 @@ from pathlib import Path
 
 from django.conf import settings
 
+from indexing.vision.weights import checksum_beside, file_sha256
+
+sha256_of = file_sha256  # one checksum routine for the detector and for training
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,24 +26,9 @@ class UntrustedWeightsError(Exception):
     """A checkpoint whose checksum could not be verified: unpickling it could run arbitrary code."""
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def listed_checksum(path: Path) -> str | None:
     """The checksum a SHA256SUMS file beside ``path`` lists for it, if any."""
-    sums = path.parent / "SHA256SUMS"
-    if not sums.is_file():
-        return None
-    for line in sums.read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("*") == path.name:
-            return parts[0].lower()
-    return None
+    return checksum_beside(path) or None
 
 
 def verify_checkpoint(path: Path, expected: str | None = None) -> str:

@@ -111,7 +111,7 @@ def _resolve_mlflow(spec: str, pinned: str) -> WeightsFile:
 
 def verify_checksum(path: Path, expected_sha256: str = "", source: str = "") -> WeightsFile:
     actual = file_sha256(path)
-    expected = (expected_sha256 or "").strip().lower() or _checksum_beside(path)
+    expected = (expected_sha256 or "").strip().lower() or checksum_beside(path)
     if expected and expected != actual:
         raise ModelLoadError(
             f"Weights file {path} has sha256 {actual} but {expected} was expected; "
@@ -128,7 +128,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _checksum_beside(path: Path) -> str:
+def checksum_beside(path: Path) -> str:
     """The sha256 listed for ``path``'s name in a SHA256SUMS file next to it, or ""."""
     sums = path.parent / CHECKSUM_FILE
     if not sums.is_file():

@@ -64,3 +64,43 @@ def test_image_list_filters_by_status(admin_client, rows):
     url = reverse("admin:indexing_sourceimage_changelist")
     assert "img0.png" in admin_client.get(url, {"status__exact": "pending"}).content.decode()
     assert "img0.png" not in admin_client.get(url, {"status__exact": "failed"}).content.decode()
+
+
+def test_photos_uploaded_into_a_dataset_are_indexed(admin_client, real_models, coco_subset_files):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from indexing.models import Dataset, SourceImage
+
+    dataset = make_dataset("uploads")
+    files = coco_subset_files[:2]
+    response = admin_client.post(
+        reverse("admin:indexing_dataset_change", args=[dataset.pk]),
+        {
+            "name": dataset.name,
+            "version": dataset.version,
+            "split_names": '["train", "val", "test"]',
+            "upload_images": [SimpleUploadedFile(p.name, p.read_bytes(), "image/jpeg") for p in files],
+            "upload_split": "train",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    images = SourceImage.objects.filter(dataset=dataset)
+    assert images.count() == 2
+    assert set(images.values_list("status", flat=True)) == {"done"}
+    assert Crop.objects.filter(image__dataset=dataset).exists()
+    assert IndexingJob.objects.get(dataset=dataset).status == "done"
+    assert Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_index_and_rebuild_actions_queue_the_work(admin_client, real_models, coco_subset_files):
+    from indexing import services
+
+    dataset = make_dataset("pending")
+    for path in coco_subset_files[:1]:
+        services.ingest_image(dataset, path.name, path.read_bytes(), "train")
+    url = reverse("admin:indexing_dataset_changelist")
+    admin_client.post(url, {"action": "index_dataset", "_selected_action": [dataset.pk]})
+    assert IndexingJob.objects.get(dataset=dataset).status == "done"
+    admin_client.post(url, {"action": "rebuild_index", "_selected_action": [dataset.pk]})
+    build = IndexBuild.objects.get(status="ready")
+    assert build.size == Crop.objects.filter(is_active=True).count()
