@@ -22,6 +22,17 @@ def dataset_folder(tmp_path: Path, coco_subset_files: list[Path]) -> Path:
     return folder
 
 
+def configure_celery(**conf) -> None:
+    """Change the app's broker in this process, dropping connections made for the old one.
+
+    Celery caches its connection and producer pools on first use: without this, tasks
+    would still go to whatever broker an earlier test used.
+    """
+    celery_app.conf.update(**conf)
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def broker():
     """The local Redis as Celery broker, on a database of its own, emptied first."""
@@ -32,11 +43,9 @@ def broker():
         pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}); `make test` starts one.")
     client.flushdb()
     saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
-    celery_app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
-    celery_app._pool = None
+    configure_celery(broker_url=REDIS_URL, task_always_eager=False)
     yield REDIS_URL
-    celery_app.conf.update(**saved)
-    celery_app._pool = None
+    configure_celery(**saved)
     client.flushdb()
 
 

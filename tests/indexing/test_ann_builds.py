@@ -1,0 +1,117 @@
+"""FAISS builds: exact agreement with pgvector, publishing only complete builds, pruning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.db import connection, transaction
+from pgvector.django import CosineDistance
+
+from indexing import ann, services
+from indexing.models import Crop, IndexBuild
+from tests.factories import make_crop, make_dataset, make_image, unit_vectors
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def crops() -> list[Crop]:
+    image = make_image(make_dataset())
+    return [make_crop(image, vector) for vector in unit_vectors(300, seed=7)]
+
+
+def pgvector_exact_top10(query: np.ndarray) -> list[tuple[int, float]]:
+    """Exact cosine top-10 in PostgreSQL: index scans off, so the HNSW index cannot approximate."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_indexscan = off")
+        rows = Crop.objects.filter(is_active=True).annotate(d=CosineDistance("embedding", query)).order_by("d")[:10]
+        return [(row.pk, 1.0 - row.d) for row in rows]
+
+
+def test_flat_build_matches_pgvector_exact_top10(crops):
+    build = services.build_index("Flat")
+    index = services.load_build(build)
+    for query in unit_vectors(20, seed=8):
+        scores, ids = ann.search(index, query, 10)
+        expected = pgvector_exact_top10(query)
+        assert list(ids[0]) == [pk for pk, _ in expected]
+        np.testing.assert_allclose(scores[0], [score for _, score in expected], atol=1e-4)
+
+
+def test_only_active_crops_are_indexed(crops):
+    Crop.objects.filter(pk__in=[c.pk for c in crops[:10]]).update(is_active=False)
+    build = services.build_index()
+    index = services.load_build(build)
+    assert build.size == index.ntotal == len(crops) - 10
+    _, ids = ann.search(index, np.asarray(crops[0].embedding, dtype=np.float32), 5)
+    assert crops[0].pk not in set(ids[0])
+
+
+def test_a_failed_build_leaves_the_previous_one_in_service(crops, monkeypatch):
+    good = services.build_index()
+
+    def crash(index):
+        raise MemoryError("simulated crash while serializing")
+
+    monkeypatch.setattr(ann, "serialize", crash)
+    with pytest.raises(MemoryError):
+        services.build_index()
+    failed = IndexBuild.objects.exclude(pk=good.pk).get()
+    assert failed.status == IndexBuild.Status.FAILED and "simulated crash" in failed.error
+    assert not failed.file
+    assert services.latest_ready_build() == good
+
+
+def test_a_corrupt_build_file_is_refused(crops):
+    build = services.build_index()
+    with build.file.open("wb") as handle:
+        handle.write(b"garbage")
+    with pytest.raises(ValueError, match="corrupt"):
+        services.load_build(build)
+
+
+def test_old_builds_are_pruned_with_their_files(crops, settings):
+    settings.ANN_KEEP_BUILDS = 2
+    builds = [services.build_index() for _ in range(4)]
+    kept = set(IndexBuild.objects.values_list("pk", flat=True))
+    assert kept == {builds[-1].pk, builds[-2].pk}
+    from django.core.files.storage import default_storage
+
+    assert not default_storage.exists(builds[0].file.name)
+    assert default_storage.exists(builds[-1].file.name)
+
+
+def test_kind_is_chosen_by_size(settings):
+    settings.ANN_INDEX_KIND = "auto"
+    settings.ANN_FLAT_MAX, settings.ANN_HNSW_MAX = 1000, 10_000
+    assert ann.choose_kind(1000) == "Flat"
+    assert ann.choose_kind(5000) == "HNSW32"
+    assert ann.choose_kind(50_000).startswith("IVF") and ann.choose_kind(50_000).endswith(",SQ8")
+    settings.ANN_INDEX_KIND = "HNSW16"
+    assert ann.choose_kind(10) == "HNSW16"
+
+
+def test_approximate_kinds_find_most_exact_neighbours(crops):
+    vectors = np.asarray([c.embedding for c in crops], dtype=np.float32)
+    ids = np.asarray([c.pk for c in crops])
+    queries = vectors[:20] + 0.05 * unit_vectors(20, seed=9)
+    _, truth = ann.search(ann.build_index(vectors, ids, "Flat"), queries, 10)
+    for kind in ("HNSW32", "IVF16,SQ8"):
+        _, found = ann.search(ann.build_index(vectors, ids, kind), queries, 10)
+        recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
+        assert recall >= 0.9, (kind, recall)
+
+
+def test_gpu_request_without_gpu_builds_on_cpu_and_says_so(crops, caplog):
+    build = services.build_index("Flat", use_gpu=True)
+    assert build.status == IndexBuild.Status.READY
+    if not ann.gpu_available():
+        assert "no FAISS GPU support" in caplog.text
+
+
+def test_index_is_current_until_crops_change(crops):
+    services.build_index()
+    assert services.index_is_current()
+    Crop.objects.filter(pk=crops[0].pk).update(is_active=False)
+    assert not services.index_is_current()

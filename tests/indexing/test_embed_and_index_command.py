@@ -1,0 +1,70 @@
+"""embed_and_index from the command line: index, rerun (adds nothing, says so), resume."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from indexing import services
+from indexing.models import Crop, Dataset, IndexBuild, SourceImage
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("real_models")]
+
+
+def run(folder: Path, *args: str) -> str:
+    out = io.StringIO()
+    call_command("embed_and_index", "--dataset-path", str(folder), *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def small_folder(dataset_folder: Path) -> Path:
+    for extra in sorted(dataset_folder.iterdir())[4:]:
+        extra.unlink()
+    return dataset_folder
+
+
+def test_index_then_rerun_adds_nothing_and_says_so(small_folder):
+    first = run(small_folder, "--split", "all")
+    assert "4 new image(s)" in first and "Index build" in first
+    crops = Crop.objects.count()
+    assert crops > 0 and IndexBuild.objects.filter(status="ready").count() == 1
+
+    second = run(small_folder, "--dataset_path", str(small_folder))
+    assert "Nothing new to index" in second and "up to date" in second
+    assert Crop.objects.count() == crops
+    assert SourceImage.objects.count() == 4
+    assert IndexBuild.objects.count() == 1
+
+
+def test_a_run_stopped_halfway_resumes_without_duplicates(small_folder):
+    # What a run killed after its first batch leaves: all photos stored, two processed.
+    dataset = services.dataset_for_path(small_folder)
+    services.ingest_files(dataset, services.dataset_image_files(small_folder))
+    services.process_images(services.pending_image_ids(dataset)[:2])
+    done_before = set(SourceImage.objects.filter(status="done").values_list("pk", flat=True))
+    crops_before = Crop.objects.count()
+
+    output = run(small_folder)
+    assert "0 new image(s), 4 already stored; 2 to process" in output
+    assert SourceImage.objects.filter(status="done").count() == 4
+    assert set(Crop.objects.filter(image_id__in=done_before).values_list("pk", flat=True)) <= set(
+        Crop.objects.values_list("pk", flat=True)
+    )
+    assert Crop.objects.filter(image_id__in=done_before).count() == crops_before
+    boxes = Crop.objects.values_list("image_id", "x1", "y1", "x2", "y2")
+    assert len(set(boxes)) == len(boxes)
+    assert Dataset.objects.count() == 1
+
+
+def test_unknown_folder_or_split_is_a_clear_error(tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="does not exist"):
+        run(tmp_path / "nowhere")
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    with pytest.raises(CommandError, match="No split folder"):
+        run(tmp_path, "--split", "val")
