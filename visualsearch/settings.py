@@ -249,14 +249,15 @@ DEMO_ADMIN_USERNAME = env("DEMO_ADMIN_USERNAME", default="admin")
 # Empty: a random password is generated once and kept in var/demo-admin-password.
 DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")
 # The sample to index: a folder of photos, or a COCO instances json (+ its images folder).
+# When the annotations file is missing and DEMO_DOWNLOAD is on, COCO val2017's are fetched.
 DEMO_IMAGES = env("DEMO_IMAGES", default="")
 DEMO_COCO_ANNOTATIONS = env(
     "DEMO_COCO_ANNOTATIONS", default=str(SHARED_ASSETS_DIR / "coco128" / "annotations" / "instances_train2017.json")
 )
 DEMO_COCO_IMAGES = env("DEMO_COCO_IMAGES", default="")
 DEMO_MAX_IMAGES = env.int("DEMO_MAX_IMAGES", default=128)
-# Fetch images missing from DEMO_COCO_IMAGES from their coco_url (needs internet).
-DEMO_DOWNLOAD = env.bool("DEMO_DOWNLOAD", default=False)
+# Fetch COCO val2017 annotations and the chosen images when they are not on disk (needs internet).
+DEMO_DOWNLOAD = env.bool("DEMO_DOWNLOAD", default=True)
 # Offline: write and use a small random CLIP instead of downloading CLIP_MODEL.
 DEMO_TEST_CLIP = env.bool("DEMO_TEST_CLIP", default=False)
 

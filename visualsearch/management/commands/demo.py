@@ -18,6 +18,7 @@ from indexing.datasets import extract_coco_subset
 from indexing.vision.embedder import reset_embedder
 
 DEMO_DATASET_DIR = Path("datasets/coco_subset/demo")
+COCO_ANNOTATIONS_URL = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
 
 
 class Command(BaseCommand):
@@ -52,21 +53,61 @@ class Command(BaseCommand):
             if not path.is_dir():
                 raise CommandError(f"DEMO_IMAGES={path} is not a folder.")
             return path
-        annotations = Path(settings.DEMO_COCO_ANNOTATIONS) if settings.DEMO_COCO_ANNOTATIONS else None
-        if annotations is None or not annotations.is_file():
-            self.stdout.write(
-                "No sample dataset: set DEMO_IMAGES to a folder of photos, or DEMO_COCO_ANNOTATIONS to a COCO "
-                "instances json (images beside it in DEMO_COCO_IMAGES). Serving the site without data."
-            )
-            return None
         out = settings.BASE_DIR / DEMO_DATASET_DIR
-        if not out.exists():
+        if out.exists():
+            return out
+        annotations = Path(settings.DEMO_COCO_ANNOTATIONS) if settings.DEMO_COCO_ANNOTATIONS else None
+        download = settings.DEMO_DOWNLOAD
+        if annotations is None or not annotations.is_file():
+            if not download:
+                self.stdout.write(
+                    "No sample dataset: set DEMO_IMAGES to a folder of photos, or DEMO_COCO_ANNOTATIONS to a COCO "
+                    "instances json (or DEMO_DOWNLOAD=true to fetch COCO val2017). Serving the site without data."
+                )
+                return None
+            annotations = fetch_coco_val_annotations(settings.VAR_DIR / "coco")
+            images = settings.VAR_DIR / "coco" / "val2017"
+        else:
             images = Path(settings.DEMO_COCO_IMAGES) if settings.DEMO_COCO_IMAGES else coco_images_beside(annotations)
-            result = extract_coco_subset(
-                annotations, images, out, max_images=settings.DEMO_MAX_IMAGES, download=settings.DEMO_DOWNLOAD
-            )
-            self.stdout.write(f"Extracted the demo dataset into {result.out_dir}.")
+        result = extract_coco_subset(annotations, images, out, max_images=settings.DEMO_MAX_IMAGES, download=download)
+        self.stdout.write(f"Extracted the demo dataset into {result.out_dir}.")
         return out
+
+
+def fetch_coco_val_annotations(folder: Path) -> Path:
+    """COCO val2017's instances json, downloaded once (241 MB zip) for the online demo."""
+    target = folder / "annotations" / "instances_val2017.json"
+    if target.is_file():
+        return target
+    import zipfile
+
+    import requests
+    from tqdm import tqdm
+
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / "annotations_trainval2017.zip"
+    partial = archive.with_suffix(".zip.part")
+    try:
+        with requests.get(COCO_ANNOTATIONS_URL, stream=True, timeout=60) as response:
+            response.raise_for_status()
+            total = int(response.headers.get("content-length", 0)) or None
+            with (
+                open(partial, "wb") as out,
+                tqdm(total=total, unit="B", unit_scale=True, desc="COCO annotations") as bar,
+            ):
+                for chunk in response.iter_content(1 << 20):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+    except requests.RequestException as exc:
+        raise CommandError(
+            f"Could not download the COCO annotations from {COCO_ANNOTATIONS_URL} ({exc}); "
+            "set DEMO_IMAGES to a folder of photos instead."
+        ) from exc
+    partial.replace(archive)
+    with zipfile.ZipFile(archive) as bundle:
+        bundle.extract("annotations/instances_val2017.json", folder)
+    archive.unlink()
+    return target
 
 
 def coco_images_beside(annotations: Path) -> Path:
