@@ -23,9 +23,10 @@ def choose_kind(size: int) -> str:
     """The FAISS index type for ``size`` vectors, unless ``ANN_INDEX_KIND`` forces one.
 
     Thresholds come from ``bench/ann.py`` on this project's hardware: exact search
-    stays fast enough up to ``ANN_FLAT_MAX`` vectors; HNSW keeps recall@10 high up to
-    ``ANN_HNSW_MAX``; beyond that IVF with 8-bit scalar codes (512 bytes a vector,
-    a quarter of Flat) keeps memory bounded. For still less memory set
+    stays fast enough up to ``ANN_FLAT_MAX`` vectors; beyond that IVF with 8-bit
+    scalar codes (512 bytes a vector, a quarter of Flat) kept the best recall@10 and
+    bounded memory. HNSW32 serves sizes up to ``ANN_HNSW_MAX`` when that is set
+    (0 by default: it recalled least on the benchmark's clustered vectors). For still less memory set
     ``ANN_INDEX_KIND`` to an IVF-PQ string (e.g. ``IVF65536,PQ64x4fs,Refine(SQ8)``);
     ``bench/ann.py`` prints the recall each costs.
     """
