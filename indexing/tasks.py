@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from indexing import services
@@ -41,7 +42,7 @@ def index_dataset(job_id: int, rebuild_index: bool = True) -> int:
     """Split a job into batches, one task each; returns the number of batches."""
     job = IndexingJob.objects.get(pk=job_id)
     image_ids = services.job_image_ids(job)
-    batches = list(services.iter_batches(image_ids, services.settings.INDEXING_BATCH_SIZE))
+    batches = list(services.iter_batches(image_ids, settings.INDEXING_BATCH_SIZE))
     services.start_job(job)
     if not batches:
         services.finish_job(job)

@@ -14,7 +14,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView, exception_handler
 
 from indexing import services as indexing_services
-from indexing.models import Crop, IndexingJob
+from indexing.models import Crop, Dataset, IndexingJob
 from search import serializers as s
 from search import services
 from search.services import CropNotFound, SearchInputError
@@ -169,7 +169,7 @@ class DatasetIndexView(APIView):
     def post(self, request: Request, dataset_id: int) -> Response:
         from indexing.tasks import enqueue_dataset_indexing
 
-        dataset = get_object_or_404(indexing_services.Dataset, pk=dataset_id)
+        dataset = get_object_or_404(Dataset, pk=dataset_id)
         job = enqueue_dataset_indexing(dataset)
         job.refresh_from_db()
         return Response(s.IndexingJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -254,17 +254,3 @@ def to_result(crop: Crop, score: float) -> SearchResult:
         dataset=str(image.dataset),
         split=image.split,
     )
-
-
-__all__ = [
-    "CropNotFound",
-    "ImageSearch",
-    "QueryObject",
-    "SearchInputError",
-    "SearchResult",
-    "UploadTooLarge",
-    "get_crop",
-    "search_image",
-    "search_text",
-    "similar_to_crop",
-]

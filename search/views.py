@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from indexing import services as indexing_services
-from indexing.models import IndexingJob
+from indexing.models import IndexingJob, SourceImage
 from indexing.vision.images import load_image
 from search import services
 from search.services import CropNotFound, SearchInputError
@@ -90,7 +90,7 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
         similar = services.similar_to_crop(crop_id, settings.SEARCH_DEFAULT_K)
     except CropNotFound as exc:
         raise Http404(str(exc)) from exc
-    image = indexing_services.SourceImage.objects.get(pk=crop.image_id)
+    image = SourceImage.objects.get(pk=crop.image_id)
     return render(request, "search/crop.html", {"crop": crop, "image": image, "similar": similar})
 
 

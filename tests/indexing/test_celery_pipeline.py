@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from indexing import services
 from indexing.models import Crop, IndexBuild, IndexingJob, SourceImage
@@ -66,7 +67,7 @@ def test_worker_indexes_a_dataset_and_a_rerun_adds_nothing(dataset_folder, start
     assert job.total_crops == Crop.objects.count() > 0
     per_class = sum(expected.values(), Counter())
     print("crops per class:", dict(per_class))
-    assert set(per_class) <= set(services.settings.DETECTOR_CLASSES)
+    assert set(per_class) <= set(settings.DETECTOR_CLASSES)
     # Finishing the job publishes a FAISS build over every crop.
     wait_for(lambda: IndexBuild.objects.filter(status="ready").exists(), 120, "the index build", worker)
     assert IndexBuild.objects.get(status="ready").size == Crop.objects.count()
