@@ -151,12 +151,12 @@ class CropAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate selected crops (hide them from search)")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Crop]) -> None:
-        changed = queryset.update(is_active=False)
+        changed = services.set_crops_active(queryset, False)
         self.message_user(request, f"{changed} crop(s) deactivated.", messages.SUCCESS)
 
     @admin.action(description="Reactivate selected crops")
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Crop]) -> None:
-        changed = queryset.update(is_active=True)
+        changed = services.set_crops_active(queryset, True)
         self.message_user(request, f"{changed} crop(s) reactivated.", messages.SUCCESS)
 
 

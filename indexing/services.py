@@ -439,6 +439,18 @@ def load_build(build: IndexBuild):
     return ann.deserialize(data)
 
 
+# --- Curation ------------------------------------------------------------------------
+
+
+def set_crops_active(crops, active: bool) -> int:
+    """Hide crops from search (or show them again); returns how many rows changed.
+
+    Search re-checks ``is_active`` on every result, so this takes effect at once;
+    the next index build drops inactive crops from FAISS too.
+    """
+    return crops.update(is_active=active)
+
+
 # --- Read models for pages and the API ------------------------------------------------
 
 

@@ -107,17 +107,14 @@ class SearchImageView(SearchView):
         responses={200: s.SearchImageResponse, 400: s.ErrorResponse, 413: s.ErrorResponse},
     )
     def post(self, request: Request) -> Response:
-        upload = request.FILES.get("image")
-        if upload is not None and upload.size > settings.MAX_UPLOAD_BYTES:
-            raise services.UploadTooLarge(
-                f"The upload is {upload.size:,} bytes; the limit is {settings.MAX_UPLOAD_BYTES:,} bytes."
-            )
+        if "image" in request.FILES:
+            services.check_upload_size(request.FILES["image"].size)
         data = request.data.copy()
         if hasattr(data, "getlist") and "labels" in data:
             data.setlist("labels", [v for value in data.getlist("labels") for v in value.split(",") if v])
         params = validated(s.SearchImageRequest, data)
         found = services.search_image(
-            params["image"].read(), params.get("k"), params.get("labels"), params.get("min_score")
+            services.read_upload(params["image"]), params.get("k"), params.get("labels"), params.get("min_score")
         )
         return Response(s.SearchImageResponse(found).data)
 
@@ -131,9 +128,9 @@ class CropView(SearchView):
     def patch(self, request: Request, crop_id: int) -> Response:
         """Curation: deactivate or reactivate a crop (staff only)."""
         data = validated(s.CropActiveRequest, request.data)
-        crop = get_object_or_404(Crop, pk=crop_id)
-        crop.is_active = data["is_active"]
-        crop.save(update_fields=["is_active"])
+        if not indexing_services.set_crops_active(Crop.objects.filter(pk=crop_id), data["is_active"]):
+            raise CropNotFound(f"There is no crop {crop_id}.")
+        crop = Crop.objects.select_related("image__dataset").get(pk=crop_id)
         return Response(s.SearchResultSerializer(services.to_result(crop, 1.0)).data)
 
     def get_permissions(self):

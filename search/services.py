@@ -100,6 +100,21 @@ def validate_min_score(min_score: float | None) -> float | None:
     return min_score
 
 
+def check_upload_size(size: int) -> None:
+    if size > settings.MAX_UPLOAD_BYTES:
+        raise UploadTooLarge(
+            f"The upload is {size:,} bytes; the limit is {settings.MAX_UPLOAD_BYTES:,} bytes (MAX_UPLOAD_BYTES)."
+        )
+
+
+def read_upload(upload) -> bytes:
+    """An uploaded file's bytes, refused by its declared size before reading it into memory."""
+    if upload is None:
+        raise SearchInputError("Choose a photo to search with.")
+    check_upload_size(upload.size)
+    return upload.read()
+
+
 def validate_text(query: str) -> str:
     if not isinstance(query, str) or not query.strip():
         raise SearchInputError("Type a few words to search for.")
@@ -133,10 +148,7 @@ def search_image(
     product's classes is found, the whole photo is the query.
     """
     k, labels, min_score = validate_k(k), validate_labels(labels), validate_min_score(min_score)
-    if len(data) > settings.MAX_UPLOAD_BYTES:
-        raise UploadTooLarge(
-            f"The upload is {len(data):,} bytes; the limit is {settings.MAX_UPLOAD_BYTES:,} bytes (MAX_UPLOAD_BYTES)."
-        )
+    check_upload_size(len(data))
     try:
         image = load_image(data)
     except ImageError as exc:

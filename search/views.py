@@ -55,14 +55,7 @@ def results(request: HttpRequest) -> HttpResponse:
     try:
         k = parse_k(source.get("k"))
         if request.method == "POST":
-            upload = request.FILES.get("image")
-            if upload is None:
-                raise SearchInputError("Choose a photo to search with.")
-            if upload.size > settings.MAX_UPLOAD_BYTES:
-                raise services.UploadTooLarge(
-                    f"That photo is {upload.size / 1e6:.1f} MB; the limit is {settings.MAX_UPLOAD_BYTES / 1e6:.0f} MB."
-                )
-            data = upload.read()
+            data = services.read_upload(request.FILES.get("image"))
             found = services.search_image(data, k, labels)
             context = form_context(request, image_search=found, preview=preview_data_url(data), mode="image")
         else:

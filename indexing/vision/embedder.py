@@ -11,16 +11,19 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from django.conf import settings
 from PIL import Image
-from transformers import CLIPModel, CLIPProcessor
 
 from indexing.vision.device import choose_device
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.loading import LazyModel
+
+if TYPE_CHECKING:
+    from transformers import CLIPModel, CLIPProcessor
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +99,10 @@ class Embedder:
 
 
 def _load_clip(model_id: str, cache_dir: str | Path) -> tuple[CLIPModel, CLIPProcessor]:
+    # Imported here: transformers takes seconds to import, and every manage.py call
+    # (which loads the URLconf and so this module) would pay for it.
+    from transformers import CLIPModel, CLIPProcessor
+
     try:
         model = CLIPModel.from_pretrained(model_id, cache_dir=str(cache_dir))
         processor = CLIPProcessor.from_pretrained(model_id, cache_dir=str(cache_dir))
