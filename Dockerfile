@@ -26,6 +26,7 @@ ARG FLAVOR
 ARG TORCH_INDEX_URL=""
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
+    DEBUG=false \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -58,9 +59,10 @@ RUN set -eux; \
 COPY . .
 
 # Collected at build time so containers start fast and the image is immutable; the
-# settings need no database for this (DATABASE_STARTUP_CHECK=false, a dummy URL).
-RUN DEBUG=false SECRET_KEY=collectstatic-only DATABASE_STARTUP_CHECK=false \
-    DATABASE_URL=postgres://build@localhost/build \
+# settings need no database for this (DATABASE_STARTUP_CHECK=false, a dummy URL). The key
+# is random and thrown away: production settings refuse a missing or known one.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    DEBUG=false DATABASE_STARTUP_CHECK=false DATABASE_URL=postgres://build@localhost/build \
     python manage.py collectstatic --noinput -v0
 
 # Non-root. Named volumes mounted on these paths start with this ownership.

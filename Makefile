@@ -41,14 +41,14 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 test: install services browser lint
-	$(PY) manage.py migrate --noinput -v0
+	DEBUG=true $(PY) manage.py migrate --noinput -v0
 	$(PY) -m pytest
 
 demo: install
 	$(PY) manage.py demo --host $(HOST) --port $(PORT)
 
 stop-db:
-	$(PY) manage.py embedded_db stop
+	DEBUG=true $(PY) manage.py embedded_db stop
 
 clean:
 	rm -rf $(VENV) var

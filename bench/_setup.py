@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visualsearch.settings")
+    # Benchmarks run the development configuration on this machine unless told otherwise.
+    os.environ.setdefault("DEBUG", "true")
     import django
 
     django.setup()

@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 
 from visualsearch.database import database_settings
+from visualsearch.secret_key import check_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,12 +25,14 @@ VAR_DIR = Path(env("VISUALSEARCH_VAR_DIR", default=str(BASE_DIR / "var")))
 SHARED_ASSETS_DIR = Path(env("SHARED_ASSETS_DIR", default=str(BASE_DIR.parent / "shared" / "assets")))
 
 # --- Core ---------------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me" if DEBUG else "")
-if not SECRET_KEY:
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+# Off unless asked for: a deployment that forgets DEBUG must not serve debug pages (they
+# show settings such as DATABASE_URL). `make demo`, manage.py demo and the tests turn it on.
+DEBUG = env.bool("DEBUG", default=False)
+# Development only: any key is refused with DEBUG off unless it is set and not a known one.
+DEV_SECRET_KEY = "insecure-dev-key-change-me"
+SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else "")
+if not DEBUG:
+    check_secret_key(SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 INSTALLED_APPS = [
@@ -92,6 +95,9 @@ DATABASES = {
         check=env.bool("DATABASE_STARTUP_CHECK", default=True),
     )
 }
+# Tests only: a test database name of their own, so two test runs on one server never collide.
+if env("DATABASE_TEST_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -293,6 +299,12 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Subdomains and preloading commit every site on the domain to https, for months: opt-in
+# choices for the owner, so `check --deploy` does not warn while they are off.
+SILENCED_SYSTEM_CHECKS = [
+    *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+    *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+]
 # Behind a proxy that terminates TLS, trust its X-Forwarded-Proto; never without one,
 # since a client could then claim https itself.
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)

@@ -48,12 +48,12 @@ def manage(*args: str, env: dict[str, str], drop: tuple[str, ...] = ()) -> subpr
     )
 
 
-def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+def start(*args: str, env: dict[str, str], drop: tuple[str, ...] = ()) -> subprocess.Popen[str]:
     """Start manage.py without waiting: each run imports torch and transformers (~10 s), so they overlap."""
     return subprocess.Popen(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env=subprocess_env(env),
+        env=subprocess_env(env, drop),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -69,7 +69,26 @@ def test_debug_off_without_secret_key_fails_with_one_sentence():
     result = manage("check", env={"DEBUG": "false"}, drop=("SECRET_KEY",))
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.endswith("SECRET_KEY must be set when DEBUG is off.")
+    assert "SECRET_KEY must be set when DEBUG is off" in last_line
+    assert "secrets.token_urlsafe(50)" in last_line
+
+
+@pytest.mark.parametrize(
+    "key", ["insecure-dev-key-change-me", "collectstatic-only", "django-insecure-" + "x" * 50, "short"]
+)
+def test_debug_unset_refuses_a_known_or_weak_secret_key(key: str):
+    """DEBUG is off when nobody sets it, so the development key is refused, not used."""
+    result = manage("check", env={"SECRET_KEY": key}, drop=("DEBUG",))
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured: SECRET_KEY is"), last_line
+
+
+def test_dockerfile_sets_no_known_secret_key_and_debug_off():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "DEBUG=false" in dockerfile
+    assert "SECRET_KEY=collectstatic-only" not in dockerfile
+    assert "token_urlsafe(50)" in dockerfile
 
 
 def test_collectstatic_needs_no_database_as_the_dockerfile_runs_it(tmp_path: Path):
@@ -77,7 +96,7 @@ def test_collectstatic_needs_no_database_as_the_dockerfile_runs_it(tmp_path: Pat
     assert "DATABASE_STARTUP_CHECK=false" in dockerfile and "collectstatic --noinput" in dockerfile
     env = {
         "DEBUG": "false",
-        "SECRET_KEY": "collectstatic-only",
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_STARTUP_CHECK": "false",
         # Nothing listens here: proof that collecting static files never connects.
         "DATABASE_URL": "postgres://build@127.0.0.1:9/build",
@@ -115,6 +134,22 @@ print("FACTS " + json.dumps(facts))
 """
 
 
+# With DEBUG unset: the settings, and what a visitor sees on an error page.
+DEBUG_PROBE = """
+import json
+from django.conf import settings
+from django.test import Client
+
+page = Client().get("/no-such-page", HTTP_HOST="localhost", HTTP_X_FORWARDED_PROTO="https", secure=True)
+print("FACTS " + json.dumps({
+    "debug": settings.DEBUG,
+    "status": page.status_code,
+    "body": page.content.decode(errors="replace"),
+    "serve_media": settings.SERVE_MEDIA,
+}))
+"""
+
+
 def facts_of(result: subprocess.CompletedProcess[str]) -> tuple[dict, list[str]]:
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("FACTS "))
@@ -128,6 +163,18 @@ def runs(tmp_path_factory) -> Iterator[dict[str, subprocess.Popen[str]]]:
     (media / "probe.txt").write_text("crop")
     started = {
         "deploy_check": start("check", "--deploy", "--fail-level", "WARNING", env=production_env()),
+        # Nothing but a secret key: DEBUG unset must mean a production-safe configuration.
+        "deploy_check_debug_unset": start(
+            "check",
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+            env={"SECRET_KEY": secrets.token_urlsafe(50)},
+            drop=("DEBUG",),
+        ),
+        "debug_unset": start(
+            "shell", "-c", DEBUG_PROBE, env={"SECRET_KEY": secrets.token_urlsafe(50)}, drop=("DEBUG",)
+        ),
         "gcs": start(
             "shell",
             "-c",
@@ -198,3 +245,18 @@ def test_log_format_json_writes_one_json_object_per_line(gcs_deployment):
     assert ours["level"] == "WARNING"
     assert ours["crop_id"] == 7
     assert "time" in ours
+
+
+def test_check_deploy_passes_with_debug_unset_and_only_a_secret_key(runs):
+    result = finish(runs["deploy_check_debug_unset"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "System check identified no issues" in result.stdout
+
+
+def test_debug_is_off_when_unset_and_errors_show_no_debug_page(runs):
+    facts, _ = facts_of(finish(runs["debug_unset"]))
+    assert facts["debug"] is False
+    assert facts["serve_media"] is False
+    assert facts["status"] == 404
+    # Django's technical 404 page lists the URL patterns and settings; production shows neither.
+    assert "URLconf" not in facts["body"] and "DATABASE" not in facts["body"]
