@@ -67,10 +67,11 @@ RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
 
 # Non-root. Named volumes mounted on these paths start with this ownership.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \
-    && mkdir -p /app/var/media /models /mlflow/artifacts \
+    && mkdir -p /app/var/media /app/var/indexes /models /mlflow/artifacts \
     && chown -R app:app /app/var /models /mlflow
 USER app
 
 VOLUME ["/models"]
 EXPOSE 8000
-CMD ["gunicorn", "visualsearch.wsgi:application", "--bind=0.0.0.0:8000", "--workers=2", "--timeout=120", "--access-logfile=-"]
+# gthread workers, timeouts and request limits for slow clients: docker/gunicorn.conf.py.
+CMD ["gunicorn", "--config=docker/gunicorn.conf.py", "visualsearch.wsgi:application"]

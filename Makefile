@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8000
 
-.PHONY: install demo test lint services browser stop-db clean
+.PHONY: install demo test lint services browser nginx stop-db clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
@@ -36,15 +36,24 @@ browser:
 		echo "Installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 
+# The deployment tests run Debian's nginx in front of gunicorn (docker/nginx/), on loopback.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || { \
+		echo "Installing Debian's nginx-light for the deployment tests"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nginx-light; }
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install services browser lint
+test: install services browser nginx lint
 	DEBUG=true $(PY) manage.py migrate --noinput -v0
 	$(PY) -m pytest
 
-demo: install
+# Each phase prints its time: the install here, the rest in manage.py demo.
+demo:
+	@started=$$(date +%s); $(MAKE) --no-print-directory install && \
+		echo "[demo] install: ready in $$(( $$(date +%s) - started )) s"
 	$(PY) manage.py demo --host $(HOST) --port $(PORT)
 
 stop-db:

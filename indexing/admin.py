@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from indexing import services, tasks
-from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, SourceImage
+from indexing.models import INDEX_PERMISSION, Crop, Dataset, IndexBuild, IndexingJob, SourceImage
+from indexing.vision.errors import ImageError
+from indexing.vision.formats import identify_raster
 
 THUMBNAIL_PX = 96
 
@@ -30,11 +34,34 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleImageField(forms.FileField):
+    """Several photos at once, each checked like ingest_image checks it, with a per-file error.
+
+    Cleans to a list of (file name, bytes): the data is read once, here.
+    """
+
     widget = MultipleFileInput
 
-    def clean(self, data, initial=None):
+    def clean(self, data, initial=None) -> list[tuple[str, bytes]]:
         files = data if isinstance(data, list | tuple) else [data]
-        return [super(MultipleImageField, self).clean(f, initial) for f in files if f]
+        photos, errors = [], []
+        for upload in (super(MultipleImageField, self).clean(f, initial) for f in files if f):
+            try:
+                photos.append((upload.name, read_photo(upload)))
+            except ImageError as exc:
+                errors.append(forms.ValidationError(str(exc), code="invalid_image"))
+        if errors:
+            raise forms.ValidationError(errors)
+        return photos
+
+
+def read_photo(upload) -> bytes:
+    """The bytes of an uploaded photo; ImageError, naming the file, unless it is one we store."""
+    if upload.size > settings.MAX_UPLOAD_BYTES:
+        raise ImageError(f"{upload.name} is {upload.size:,} bytes, over the limit of {settings.MAX_UPLOAD_BYTES:,}.")
+    upload.seek(0)
+    data = upload.read()
+    identify_raster(data, name=upload.name)
+    return data
 
 
 class DatasetForm(forms.ModelForm):
@@ -63,18 +90,23 @@ class DatasetAdmin(admin.ModelAdmin):
         if not uploads:
             return
         split = form.cleaned_data.get("upload_split") or ""
-        added = sum(services.ingest_image(obj, upload.name, upload.read(), split)[1] for upload in uploads)
+        added = sum(services.ingest_image(obj, name, data, split)[1] for name, data in uploads)
+        # The indexing task is sent when the admin's transaction commits (see enqueue_dataset_indexing).
         job = tasks.enqueue_dataset_indexing(obj)
         self.message_user(
             request, f"{added} new photo(s) added ({len(uploads) - added} already there); indexing job {job.pk} queued."
         )
 
-    @admin.action(description="Index dataset (queue its new photos)")
+    def has_index_permission(self, request: HttpRequest) -> bool:
+        """The "index" permission of the actions below: run the models and rebuild the index."""
+        return request.user.has_perm(INDEX_PERMISSION)
+
+    @admin.action(description="Index dataset (queue its new photos)", permissions=["index"])
     def index_dataset(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
         jobs = [tasks.enqueue_dataset_indexing(dataset) for dataset in queryset]
         self.message_user(request, f"Queued {len(jobs)} indexing job(s): {', '.join(str(j.pk) for j in jobs)}.")
 
-    @admin.action(description="Rebuild the search index (FAISS) over all active crops")
+    @admin.action(description="Rebuild the search index (FAISS) over all active crops", permissions=["index"])
     def rebuild_index(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
         tasks.build_index.delay()
         self.message_user(request, "Index rebuild queued.")
@@ -87,8 +119,27 @@ class DatasetAdmin(admin.ModelAdmin):
         return obj._image_count
 
 
+class SourceImageForm(forms.ModelForm):
+    """A photo replaced on its own admin page is checked like an uploaded one."""
+
+    class Meta:
+        model = SourceImage
+        fields = "__all__"  # noqa: DJ007 - the admin decides which fields the page shows
+
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        if isinstance(upload, UploadedFile):  # a new file, not the one already stored
+            try:
+                read_photo(upload)
+            except ImageError as exc:
+                raise forms.ValidationError(str(exc), code="invalid_image") from exc
+            upload.seek(0)
+        return upload
+
+
 @admin.register(SourceImage)
 class SourceImageAdmin(admin.ModelAdmin):
+    form = SourceImageForm
     list_display = ("preview", "original_name", "dataset", "split", "width", "height", "status", "crop_count")
     list_filter = ("dataset", "split", "status")
     search_fields = ("original_name", "sha256", "error")
@@ -149,12 +200,13 @@ class CropAdmin(admin.ModelAdmin):
     def split(self, obj: Crop) -> str:
         return obj.image.split
 
-    @admin.action(description="Deactivate selected crops (hide them from search)")
+    # "change": the same indexing.change_crop the API's PATCH needs (CURATE_CROPS_PERMISSION).
+    @admin.action(description="Deactivate selected crops (hide them from search)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Crop]) -> None:
         changed = services.set_crops_active(queryset, False)
         self.message_user(request, f"{changed} crop(s) deactivated.", messages.SUCCESS)
 
-    @admin.action(description="Reactivate selected crops")
+    @admin.action(description="Reactivate selected crops", permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Crop]) -> None:
         changed = services.set_crops_active(queryset, True)
         self.message_user(request, f"{changed} crop(s) reactivated.", messages.SUCCESS)
@@ -165,7 +217,13 @@ class IndexBuildAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "size", "status", "embedder_version", "created", "finished")
     list_filter = ("status", "kind")
     search_fields = ("checksum", "kind")
-    readonly_fields = ("created", "finished", "checksum", "max_crop_id")
+    # The file is private (no URL to link to): shown by name only.
+    exclude = ("file",)
+    readonly_fields = ("file_name", "created", "finished", "checksum", "max_crop_id")
+
+    @admin.display(description="file")
+    def file_name(self, obj: IndexBuild) -> str:
+        return obj.file.name or "—"
 
 
 @admin.register(IndexingJob)

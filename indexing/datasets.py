@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import random
 import shutil
 import tempfile
@@ -29,15 +28,12 @@ import yaml
 from django.conf import settings
 from django.db import transaction
 
+from indexing.dataset_sources import DatasetError, check_file_name, download_images, image_path
 from indexing.models import Dataset
 
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-
-
-class DatasetError(Exception):
-    """A dataset version cannot be built as asked (bad input, existing version, missing images)."""
 
 
 @dataclass(frozen=True)
@@ -103,10 +99,15 @@ def to_yolo_box(bbox: Sequence[float], width: int, height: int, class_id: int) -
 
 
 def select_images(coco: dict[str, Any], classes: Sequence[str]) -> tuple[dict[int, CocoImage], Counter[str]]:
-    """Images holding at least one non-crowd box of ``classes``, with those boxes; plus skip counts."""
+    """Images holding at least one non-crowd box of ``classes``, with those boxes; plus skip counts.
+
+    A file_name that would leave the images folder refuses the whole file (see check_file_name).
+    """
     class_of = category_ids_by_name(coco, classes)
     images = {
-        img["id"]: CocoImage(img["id"], img["file_name"], img["width"], img["height"], img.get("coco_url", ""))
+        img["id"]: CocoImage(
+            img["id"], check_file_name(img["file_name"]), img["width"], img["height"], img.get("coco_url", "")
+        )
         for img in coco.get("images", [])
     }
     skipped: Counter[str] = Counter()
@@ -160,35 +161,7 @@ def parse_split(text: str) -> tuple[float, float, float]:
 
 
 def missing_images(images: Iterable[CocoImage], images_dir: Path) -> list[CocoImage]:
-    return [img for img in images if not (images_dir / img.file_name).is_file()]
-
-
-def download_images(images: Sequence[CocoImage], images_dir: Path, retries: int = 5, timeout: float = 30.0) -> None:
-    """Fetch each image from its ``coco_url`` into ``images_dir`` (retries with backoff, progress bar)."""
-    import requests
-    from requests.adapters import HTTPAdapter
-    from tqdm import tqdm
-    from urllib3.util.retry import Retry
-
-    without_url = [img.file_name for img in images if not img.coco_url]
-    if without_url:
-        raise DatasetError(f"{len(without_url)} missing images have no coco_url to download from")
-    retry = Retry(total=retries, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504))
-    images_dir.mkdir(parents=True, exist_ok=True)
-    with requests.Session() as session:
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
-        for img in tqdm(images, desc="download", unit="img"):
-            download_file(session, img.coco_url, images_dir / img.file_name, timeout)
-
-
-def download_file(session: Any, url: str, dest: Path, timeout: float) -> None:
-    # Write to a temporary name first: an interrupted download must not look like an image.
-    response = session.get(url, timeout=timeout)
-    response.raise_for_status()
-    partial = dest.with_name(dest.name + ".part")
-    partial.write_bytes(response.content)
-    os.replace(partial, dest)
+    return [img for img in images if not image_path(images_dir, img.file_name).is_file()]
 
 
 def place_image(src: Path, dest: Path, copy: bool) -> None:
@@ -207,7 +180,7 @@ def write_split(tmp_dir: Path, split: str, images: Sequence[CocoImage], images_d
     label_out.mkdir(parents=True)
     per_class: Counter[int] = Counter()
     for img in images:
-        place_image(images_dir / img.file_name, image_out / Path(img.file_name).name, copy)
+        place_image(image_path(images_dir, img.file_name), image_out / Path(img.file_name).name, copy)
         stem = Path(img.file_name).stem
         (label_out / f"{stem}.txt").write_text("\n".join(b.label_line() for b in img.boxes) + "\n")
         per_class.update(b.class_id for b in img.boxes)

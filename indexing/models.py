@@ -6,10 +6,20 @@ derived from it and can always be rebuilt.
 
 from __future__ import annotations
 
+from pathlib import Path
+from uuid import uuid4
+
 from django.conf import settings
+from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import F, Q
 from pgvector.django import HnswIndex, VectorField
+
+from indexing.vision.formats import STORED_EXTENSIONS
+
+# The permissions that gate curation and indexing: admin actions and API writes check the same ones.
+CURATE_CROPS_PERMISSION = "indexing.change_crop"
+INDEX_PERMISSION = "indexing.index_dataset"
 
 
 class Dataset(models.Model):
@@ -28,13 +38,24 @@ class Dataset(models.Model):
     class Meta:
         ordering = ["name", "version"]
         constraints = [models.UniqueConstraint(fields=["name", "version"], name="dataset_name_version_unique")]
+        # Indexing runs the models over a whole dataset: granted on its own, not with "change".
+        permissions = [("index_dataset", "Can queue indexing and rebuild the search index")]
 
     def __str__(self) -> str:
         return f"{self.name}:{self.version}"
 
 
 def source_image_path(instance: SourceImage, filename: str) -> str:
-    return f"images/{instance.dataset_id}/{instance.sha256[:2]}/{instance.sha256}_{filename}"
+    """``images/<dataset>/<sha[:2]>/<sha256>.<ext>``: the uploader's name never reaches storage.
+
+    Stored photos are served from the site's origin, where a user's ``.html`` or ``.svg``
+    would run as a page; only raster extensions are kept (ingest_image names files by
+    their decoded format), anything else becomes an inert ``.bin``.
+    """
+    extension = Path(filename).suffix.lower()
+    extension = extension if extension in STORED_EXTENSIONS else ".bin"
+    stem = instance.sha256 or uuid4().hex
+    return f"images/{instance.dataset_id}/{stem[:2]}/{stem}{extension}"
 
 
 def crop_image_path(instance: Crop, filename: str) -> str:
@@ -50,7 +71,8 @@ class SourceImage(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
     # Width/height are set by ingestion from the decoded image (not width_field, which
     # would re-open the file from remote storage whenever the row is loaded).
-    file = models.ImageField(upload_to=source_image_path, max_length=500)
+    # Indexed: serving a media file looks its row up by name (visualsearch/media.py).
+    file = models.ImageField(upload_to=source_image_path, max_length=500, db_index=True)
     original_name = models.CharField(max_length=500, blank=True)
     split = models.CharField(max_length=20, blank=True, db_index=True)
     sha256 = models.CharField(max_length=64)
@@ -82,7 +104,7 @@ class Crop(models.Model):
     y1 = models.FloatField()
     x2 = models.FloatField()
     y2 = models.FloatField()
-    file = models.ImageField(upload_to=crop_image_path, max_length=500, blank=True)
+    file = models.ImageField(upload_to=crop_image_path, max_length=500, blank=True, db_index=True)
     embedding = VectorField(dimensions=settings.EMBEDDING_DIM)
     detector_version = models.CharField(max_length=200)
     embedder_version = models.CharField(max_length=200)
@@ -119,6 +141,11 @@ class Crop(models.Model):
         return (self.x1, self.y1, self.x2, self.y2)
 
 
+def index_storage() -> Storage:
+    """Where index files go: private, never public media (settings.STORAGES["indexes"])."""
+    return storages["indexes"]
+
+
 class IndexBuild(models.Model):
     class Status(models.TextChoices):
         BUILDING = "building"
@@ -127,7 +154,7 @@ class IndexBuild(models.Model):
 
     kind = models.CharField(max_length=50, help_text="FAISS index type, e.g. Flat, HNSW32, IVF1024,PQ64.")
     size = models.PositiveIntegerField(default=0, help_text="Number of vectors in the index.")
-    file = models.FileField(upload_to="indexes/", max_length=500, blank=True)
+    file = models.FileField(upload_to="indexes/", storage=index_storage, max_length=500, blank=True)
     checksum = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING, db_index=True)
     # Crops with a larger id than this were added after the build.

@@ -29,9 +29,10 @@ from indexing import ann
 from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, SourceImage
 from indexing.vectors import load_active_vectors
 from indexing.vision.crops import CropPolicy, crop_box, crop_image
-from indexing.vision.detector import get_detector
-from indexing.vision.embedder import get_embedder
-from indexing.vision.errors import ImageError
+from indexing.vision.detector import Detector, get_detector
+from indexing.vision.embedder import Embedder, get_embedder
+from indexing.vision.errors import ImageError, ModelLoadError
+from indexing.vision.formats import identify_raster
 from indexing.vision.images import load_image
 
 logger = logging.getLogger(__name__)
@@ -90,18 +91,26 @@ def dataset_image_files(dataset_path: Path, split: str | None = None) -> list[tu
 def ingest_image(dataset: Dataset, name: str, data: bytes, split: str = "") -> tuple[SourceImage, bool]:
     """Store one photo in ``dataset`` unless the same bytes are already there.
 
-    Returns (image, created). The file is stored before the row so a row never
-    points at a missing file; a lost race for the same sha256 deletes the copy.
+    Returns (image, created). Raises ImageError, storing nothing, unless the data is a
+    raster image (see identify_raster): stored files are served from the site's origin,
+    so they are named ``<sha256>.<decoded format>``, never by the uploader's extension.
+    The file is stored before the row so a row never points at a missing file; a lost
+    race for the same sha256 deletes the copy.
     """
+    info = identify_raster(data, name=Path(name).name or "The file")
     digest = hashlib.sha256(data).hexdigest()
     existing = SourceImage.objects.filter(dataset=dataset, sha256=digest).first()
     if existing:
         return existing, False
-    width, height = header_size(data)
     image = SourceImage(
-        dataset=dataset, sha256=digest, split=split, original_name=Path(name).name, width=width, height=height
+        dataset=dataset,
+        sha256=digest,
+        split=split,
+        original_name=Path(name).name,
+        width=info.width,
+        height=info.height,
     )
-    image.file.save(Path(name).name, ContentFile(data), save=False)
+    image.file.save(f"{digest}{info.extension}", ContentFile(data), save=False)
     try:
         with transaction.atomic():
             image.save()
@@ -111,32 +120,28 @@ def ingest_image(dataset: Dataset, name: str, data: bytes, split: str = "") -> t
     return image, True
 
 
-def header_size(data: bytes) -> tuple[int | None, int | None]:
-    """Width and height from the image header alone; (None, None) when unreadable.
-
-    An unreadable image is still stored: processing marks it failed with the reason.
-    """
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except Exception:  # noqa: BLE001 - any decoding problem is reported at processing
-        return None, None
-
-
 @dataclass
 class IngestResult:
     added: int = 0
     existing: int = 0
+    # File name -> why it was not stored (not an image, over the pixel limit, ...).
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 def ingest_files(dataset: Dataset, files: Iterable[tuple[Path, str]], progress=None) -> IngestResult:
+    """Store each file of a folder; files that are not photos are refused with a reason and skipped."""
     result = IngestResult()
     for path, split in files:
-        _, created = ingest_image(dataset, path.name, path.read_bytes(), split)
-        if created:
-            result.added += 1
+        try:
+            _, created = ingest_image(dataset, path.name, path.read_bytes(), split)
+        except ImageError as exc:
+            result.refused[str(path)] = str(exc)
+            logger.warning("Not ingested: %s", exc)
         else:
-            result.existing += 1
+            if created:
+                result.added += 1
+            else:
+                result.existing += 1
         if progress is not None:
             progress.update(1)
     return result
@@ -183,7 +188,8 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
     """Detect, crop and embed the given images; store their crops; mark them done.
 
     Images already done or failed are skipped, so a redelivered batch is harmless.
-    An image that cannot be decoded is marked failed with its error; the rest go on.
+    An image that cannot be decoded, or that a model fails on, is marked failed with
+    its reason; the rest of the batch goes on.
     """
     result = BatchResult()
     images = list(SourceImage.objects.filter(pk__in=image_ids, status=SourceImage.Status.PENDING).order_by("id"))
@@ -199,20 +205,66 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
     if not decoded:
         return result
     detector, embedder, policy = get_detector(), get_embedder(), CropPolicy.from_settings()
-    detections = detector.detect([pixels for _, pixels in decoded])
-    planned = [plan_crops(pixels, found, policy) for (_, pixels), found in zip(decoded, detections, strict=True)]
-    all_crops = [crop for crops in planned for crop in crops]
-    vectors = embedder.embed_images([crop.pixels for crop in all_crops]) if all_crops else []
-    offset = 0
-    for (image, pixels), crops in zip(decoded, planned, strict=True):
-        image_vectors = vectors[offset : offset + len(crops)]
-        offset += len(crops)
+    outcomes = analyse_batch([pixels for _, pixels in decoded], detector, embedder, policy)
+    for (image, pixels), outcome in zip(decoded, outcomes, strict=True):
+        if isinstance(outcome, str):
+            if mark_failed(image, outcome):
+                result.failed += 1
+                result.failures[image.pk] = outcome
+            continue
+        crops, image_vectors = outcome
         if store_crops(image, pixels.size, crops, image_vectors, detector.version, embedder.version):
             result.done += 1
             result.crops += len(crops)
         else:
             result.skipped += 1
     return result
+
+
+# An image's crops and their vectors, or why the models failed on it.
+Analysis = tuple[list[PlannedCrop], Sequence] | str
+
+
+def analyse_batch(
+    images: Sequence[Image.Image], detector: Detector, embedder: Embedder, policy: CropPolicy
+) -> list[Analysis]:
+    """Crops and vectors for each image, the batch at once; if a model raises, one image at a time.
+
+    Then the error is recorded against the image it happens on, and its batch-mates are
+    indexed: one odd photo never fails a batch. A model that cannot load fails them all.
+    """
+    try:
+        return analyse(images, detector, embedder, policy)
+    except ModelLoadError:
+        raise
+    except Exception:  # any model error: find the image it belongs to
+        logger.warning("The models failed on a batch of %d images; retrying one by one", len(images), exc_info=True)
+    outcomes: list[Analysis] = []
+    for image in images:
+        try:
+            outcomes += analyse([image], detector, embedder, policy)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # this image's failure, recorded as its reason
+            logger.exception("The models failed on one image")
+            outcomes.append(f"The detector or embedder failed on this image: {type(exc).__name__}: {exc}")
+    return outcomes
+
+
+def analyse(
+    images: Sequence[Image.Image], detector: Detector, embedder: Embedder, policy: CropPolicy
+) -> list[Analysis]:
+    """Detect, crop and embed the batch in one go; each image's crops with their vectors."""
+    detections = detector.detect(images)
+    planned = [plan_crops(pixels, found, policy) for pixels, found in zip(images, detections, strict=True)]
+    all_crops = [crop for crops in planned for crop in crops]
+    vectors = embedder.embed_images([crop.pixels for crop in all_crops]) if all_crops else []
+    outcomes: list[Analysis] = []
+    offset = 0
+    for crops in planned:
+        outcomes.append((crops, vectors[offset : offset + len(crops)]))
+        offset += len(crops)
+    return outcomes
 
 
 def decode_stored_image(image: SourceImage) -> Image.Image:

@@ -8,10 +8,11 @@ skipped).
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 
 from indexing import services
 from indexing.models import Dataset, IndexingJob
@@ -31,9 +32,13 @@ RETRY = dict(
 
 
 def enqueue_dataset_indexing(dataset: Dataset, split: str | None = None, rebuild_index: bool = True) -> IndexingJob:
-    """Create a job for the dataset's pending images and queue it (admin, API, uploads)."""
+    """Create a job for the dataset's pending images and queue it (admin, API, uploads).
+
+    The task is sent only once the caller's transaction commits (at once outside one):
+    a worker that got it earlier would find neither the job nor the photos saved with it.
+    """
     job, _ = services.create_job(dataset, split)
-    index_dataset.delay(job.pk, rebuild_index)
+    transaction.on_commit(partial(index_dataset.delay, job.pk, rebuild_index))
     return job
 
 

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import psycopg
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from pgvector.django import CosineDistance
 
 from indexing.models import Crop
 
@@ -52,3 +54,17 @@ def load_active_vectors() -> tuple[np.ndarray, np.ndarray]:
     if not chunks:
         return np.empty(0, dtype=np.int64), np.empty((0, Crop._meta.get_field("embedding").dimensions), np.float32)
     return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
+
+def exact_nearest(crops: QuerySet[Crop], vector: np.ndarray, k: int) -> list[Crop]:
+    """The ``k`` crops of ``crops`` nearest to ``vector`` by cosine, exactly, each with ``.distance``.
+
+    Index scans are off for this one query: pgvector's HNSW scan (0.6) hands back at
+    most ef_search rows before the WHERE filters run, and counts rows deleted or rolled
+    back since the last vacuum among them, so an indexed ORDER BY ... LIMIT k can return
+    fewer than k rows although k match.
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_indexscan = off")
+        return list(crops.annotate(distance=CosineDistance("embedding", vector)).order_by("distance", "pk")[:k])

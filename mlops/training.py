@@ -122,12 +122,20 @@ def resolve_initial_weights(spec: str, expected_sha256: str | None = None) -> tu
     if path.is_file():
         return path, verify_checkpoint(path, expected_sha256)
     if path.name == spec and spec.endswith(".pt"):
-        # An official checkpoint name: yolov5 fetches it from the Ultralytics release over HTTPS.
-        from yolov5.utils.downloads import attempt_download
+        # An official checkpoint name: the YOLOv5 release asset, kept only with its official sha256.
+        from django.conf import settings
 
-        downloaded = Path(attempt_download(spec))
-        checksum = verify_checkpoint(downloaded, expected_sha256) if expected_sha256 else sha256_of(downloaded)
-        logger.info("Official checkpoint %s downloaded to %s (sha256 %s)", spec, downloaded, checksum)
+        from indexing.vision.errors import ModelLoadError
+        from indexing.vision.official_weights import download_official, official_checksum
+
+        downloaded = Path(settings.MODEL_CACHE_DIR) / "yolov5" / spec
+        try:
+            if not downloaded.is_file():
+                download_official(spec, downloaded)
+        except ModelLoadError as exc:
+            raise TrainingError(str(exc)) from exc
+        checksum = verify_checkpoint(downloaded, expected_sha256 or official_checksum(spec))
+        logger.info("Official checkpoint %s at %s (sha256 %s)", spec, downloaded, checksum)
         return downloaded, checksum
     raise TrainingError(f"Weights not found: {spec}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, status
@@ -10,27 +9,45 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView, exception_handler
 
 from indexing import services as indexing_services
-from indexing.models import Crop, Dataset, IndexingJob
+from indexing.models import CURATE_CROPS_PERMISSION, INDEX_PERMISSION, Crop, Dataset, IndexingJob
 from search import serializers as s
 from search import services
 from search.services import CropNotFound, SearchInputError
+from search.throttle import SearchRateThrottle
+from visualsearch.access import login_required
 
 
 class SearchPermission(permissions.BasePermission):
-    """Open to read unless SEARCH_REQUIRE_AUTH is on."""
+    """Open to read unless SEARCH_REQUIRE_AUTH is on (the rule pages and media follow too)."""
 
     def has_permission(self, request, view) -> bool:
-        return not settings.SEARCH_REQUIRE_AUTH or bool(request.user and request.user.is_authenticated)
+        return not login_required(request.user)
+
+
+class ModelPermission(permissions.BasePermission):
+    """A user holding ``perm`` (directly, by group, or as superuser); staff status alone is not enough."""
+
+    perm = ""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm(self.perm))
+
+
+class CanCurateCrops(ModelPermission):
+    perm = CURATE_CROPS_PERMISSION
+
+
+class CanIndexDatasets(ModelPermission):
+    perm = INDEX_PERMISSION
 
 
 class SearchView(APIView):
     permission_classes = [SearchPermission]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "search"
+    throttle_classes = [SearchRateThrottle]
 
 
 def first_message(detail) -> str:
@@ -104,15 +121,15 @@ class SearchImageView(SearchView):
 
     @extend_schema(
         request={"multipart/form-data": s.SearchImageRequest},
-        responses={200: s.SearchImageResponse, 400: s.ErrorResponse, 413: s.ErrorResponse},
+        responses={200: s.SearchImageResponse, 400: s.ErrorResponse, 413: s.ErrorResponse, 422: s.ErrorResponse},
     )
     def post(self, request: Request) -> Response:
         if "image" in request.FILES:
             services.check_upload_size(request.FILES["image"].size)
-        data = request.data.copy()
-        if hasattr(data, "getlist") and "labels" in data:
-            data.setlist("labels", [v for value in data.getlist("labels") for v in value.split(",") if v])
-        params = validated(s.SearchImageRequest, data)
+        # Read as is, never copied: copying request.data deep-copies the upload, which fails
+        # for one spooled to a temporary file (over FILE_UPLOAD_MAX_MEMORY_SIZE). Labels
+        # ("car,person" or repeated fields) are split and counted by the service.
+        params = validated(s.SearchImageRequest, request.data)
         found = services.search_image(
             services.read_upload(params["image"]), params.get("k"), params.get("labels"), params.get("min_score")
         )
@@ -126,7 +143,7 @@ class CropView(SearchView):
 
     @extend_schema(request=s.CropActiveRequest, responses={200: s.SearchResultSerializer, 404: s.ErrorResponse})
     def patch(self, request: Request, crop_id: int) -> Response:
-        """Curation: deactivate or reactivate a crop (staff only)."""
+        """Curation: deactivate or reactivate a crop (indexing.change_crop)."""
         data = validated(s.CropActiveRequest, request.data)
         if not indexing_services.set_crops_active(Crop.objects.filter(pk=crop_id), data["is_active"]):
             raise CropNotFound(f"There is no crop {crop_id}.")
@@ -136,7 +153,7 @@ class CropView(SearchView):
     def get_permissions(self):
         if self.request.method in permissions.SAFE_METHODS:
             return super().get_permissions()
-        return [permissions.IsAdminUser()]
+        return [CanCurateCrops()]
 
 
 class SimilarView(SearchView):
@@ -154,13 +171,14 @@ class SimilarView(SearchView):
 class DatasetListView(SearchView):
     @extend_schema(responses={200: s.DatasetSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        return Response(s.DatasetSerializer(indexing_services.datasets_with_counts(), many=True).data)
+        datasets = indexing_services.datasets_with_counts()
+        return Response(s.DatasetSerializer(datasets, many=True, context={"request": request}).data)
 
 
 class DatasetIndexView(APIView):
-    """Queue indexing of a dataset's pending images (staff only)."""
+    """Queue indexing of a dataset's pending images (indexing.index_dataset, as the admin action)."""
 
-    permission_classes = [permissions.IsAdminUser]
+    permission_classes = [CanIndexDatasets]
 
     @extend_schema(request=None, responses={202: s.IndexingJobSerializer})
     def post(self, request: Request, dataset_id: int) -> Response:
@@ -169,10 +187,12 @@ class DatasetIndexView(APIView):
         dataset = get_object_or_404(Dataset, pk=dataset_id)
         job = enqueue_dataset_indexing(dataset)
         job.refresh_from_db()
-        return Response(s.IndexingJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        body = s.IndexingJobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class JobView(SearchView):
     @extend_schema(responses={200: s.IndexingJobSerializer, 404: s.ErrorResponse})
     def get(self, request: Request, job_id: int) -> Response:
-        return Response(s.IndexingJobSerializer(get_object_or_404(IndexingJob, pk=job_id)).data)
+        job = get_object_or_404(IndexingJob, pk=job_id)
+        return Response(s.IndexingJobSerializer(job, context={"request": request}).data)

@@ -7,19 +7,46 @@ from dataclasses import asdict
 from rest_framework import serializers
 
 from indexing.models import Dataset, IndexingJob
+from search.validation import check_label_count
+from visualsearch.access import sees_details
+
+# What a non-staff user reads instead of a failed job's exception text.
+JOB_ERROR_FOR_PUBLIC = "Indexing failed; an administrator can see why in the admin."
+
+
+def asked_by_staff(serializer: serializers.Serializer) -> bool:
+    request = serializer.context.get("request")
+    return request is not None and sees_details(request.user)
+
+
+class LabelsField(serializers.ListField):
+    """Labels as a list, repeated form fields or comma-separated text.
+
+    The count is checked before DRF validates each item: a list of 600,000 labels is
+    refused at once (search.validation splits, de-duplicates and checks the names).
+    """
+
+    child = serializers.CharField(allow_blank=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = [data]
+        if isinstance(data, list | tuple):
+            check_label_count(len(data))
+        return super().to_internal_value(data)
 
 
 class SearchTextRequest(serializers.Serializer):
     query = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="Words to search for.")
     k = serializers.IntegerField(required=False, help_text="Number of results (1..SEARCH_MAX_K).")
-    labels = serializers.ListField(child=serializers.CharField(), required=False, help_text="Only these labels.")
+    labels = LabelsField(required=False, help_text="Only these labels (a list, or comma-separated).")
     min_score = serializers.FloatField(required=False, help_text="Drop results below this cosine similarity.")
 
 
 class SearchImageRequest(serializers.Serializer):
-    image = serializers.FileField(help_text="The query photo (JPEG, PNG, WebP...).")
+    image = serializers.FileField(help_text="The query photo (JPEG, PNG, WebP...), up to MAX_UPLOAD_BYTES.")
     k = serializers.IntegerField(required=False)
-    labels = serializers.ListField(child=serializers.CharField(), required=False)
+    labels = LabelsField(required=False, help_text="Only these labels (repeated, or comma-separated).")
     min_score = serializers.FloatField(required=False)
 
 
@@ -57,6 +84,9 @@ class SearchImageResponse(serializers.Serializer):
     height = serializers.IntegerField()
     whole_image = serializers.BooleanField(help_text="True when no object was found and the whole photo was searched.")
     message = serializers.CharField()
+    objects_left_out = serializers.IntegerField(
+        help_text="Objects found but not searched: only the SEARCH_MAX_QUERY_OBJECTS most confident are."
+    )
     objects = QueryObjectSerializer(many=True)
 
 
@@ -87,6 +117,13 @@ class IndexingJobSerializer(serializers.ModelSerializer):
             "error",
         ]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # Exception texts name server paths and internals: staff only.
+        if data["error"] and not asked_by_staff(self):
+            data["error"] = JOB_ERROR_FOR_PUBLIC
+        return data
+
 
 class DatasetSerializer(serializers.ModelSerializer):
     images = serializers.IntegerField(source="image_count", read_only=True)
@@ -109,6 +146,13 @@ class DatasetSerializer(serializers.ModelSerializer):
             "images_failed",
             "crops",
         ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # Where a dataset came from is often a path on the server: staff only.
+        if not asked_by_staff(self):
+            data.pop("source")
+        return data
 
 
 class CropActiveRequest(serializers.Serializer):

@@ -13,31 +13,35 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
-from pgvector.django import CosineDistance
+from PIL import Image
 
 from indexing import ann
 from indexing.models import Crop
-from indexing.services import plan_crops
-from indexing.vision.crops import CropPolicy
-from indexing.vision.detector import get_detector
+from indexing.vectors import exact_nearest
 from indexing.vision.embedder import get_embedder
-from indexing.vision.errors import ImageError
-from indexing.vision.images import load_image
+from search import photos
+from search.errors import CropNotFound, PhotoNotSearchable, SearchInputError, UploadTooLarge
 from search.index_cache import index_holder
+from search.validation import (
+    check_label_count,
+    check_upload_size,
+    read_upload,
+    validate_k,
+    validate_labels,
+    validate_min_score,
+    validate_text,
+)
 
-
-class SearchInputError(ValueError):
-    """The query is unusable; the message says why, in words for a person."""
-
-    status = 400
-
-
-class UploadTooLarge(SearchInputError):
-    status = 413
-
-
-class CropNotFound(LookupError):
-    pass
+# Errors (search.errors) and checks (search.validation) live apart; importable from here as before.
+__all__ = [
+    "CropNotFound",
+    "PhotoNotSearchable",
+    "SearchInputError",
+    "UploadTooLarge",
+    "check_label_count",
+    "check_upload_size",
+    "read_upload",
+]
 
 
 @dataclass(frozen=True)
@@ -71,59 +75,8 @@ class ImageSearch:
     objects: list[QueryObject]
     whole_image: bool  # no object of the product's classes: the whole photo was the query
     message: str = ""
-
-
-# --- Validation -------------------------------------------------------------------
-
-
-def validate_k(k: int | None) -> int:
-    k = settings.SEARCH_DEFAULT_K if k is None else k
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= settings.SEARCH_MAX_K:
-        raise SearchInputError(f"k must be a whole number from 1 to {settings.SEARCH_MAX_K}.")
-    return k
-
-
-def validate_labels(labels: Sequence[str] | None) -> list[str] | None:
-    if not labels:
-        return None
-    unknown = sorted(set(labels) - set(settings.DETECTOR_CLASSES))
-    if unknown:
-        raise SearchInputError(
-            f"Unknown label(s): {', '.join(unknown)}. Known labels: {', '.join(settings.DETECTOR_CLASSES)}."
-        )
-    return list(labels)
-
-
-def validate_min_score(min_score: float | None) -> float | None:
-    if min_score is not None and not -1.0 <= min_score <= 1.0:
-        raise SearchInputError("min_score must be between -1 and 1 (cosine similarity).")
-    return min_score
-
-
-def check_upload_size(size: int) -> None:
-    if size > settings.MAX_UPLOAD_BYTES:
-        raise UploadTooLarge(
-            f"The upload is {size:,} bytes; the limit is {settings.MAX_UPLOAD_BYTES:,} bytes (MAX_UPLOAD_BYTES)."
-        )
-
-
-def read_upload(upload) -> bytes:
-    """An uploaded file's bytes, refused by its declared size before reading it into memory."""
-    if upload is None:
-        raise SearchInputError("Choose a photo to search with.")
-    check_upload_size(upload.size)
-    return upload.read()
-
-
-def validate_text(query: str) -> str:
-    if not isinstance(query, str) or not query.strip():
-        raise SearchInputError("Type a few words to search for.")
-    query = query.strip()
-    if len(query) > settings.SEARCH_MAX_QUERY_CHARS:
-        raise SearchInputError(
-            f"The query is {len(query)} characters long; the limit is {settings.SEARCH_MAX_QUERY_CHARS}."
-        )
-    return query
+    objects_left_out: int = 0  # found, but over SEARCH_MAX_QUERY_OBJECTS
+    preview: Image.Image | None = field(default=None, repr=False)  # when asked for: the photo, shrunk
 
 
 # --- Public services ---------------------------------------------------------------
@@ -140,26 +93,35 @@ def search_text(
 
 
 def search_image(
-    data: bytes, k: int | None = None, labels: Sequence[str] | None = None, min_score: float | None = None
+    data: bytes,
+    k: int | None = None,
+    labels: Sequence[str] | None = None,
+    min_score: float | None = None,
+    *,
+    preview_side: int | None = None,
 ) -> ImageSearch:
     """Detect the objects in a query photo and find the crops nearest to each.
 
-    Uses the same detector and crop policy as indexing. When no object of the
-    product's classes is found, the whole photo is the query.
+    Uses the same detector and crop policy as indexing, for at most
+    SEARCH_MAX_QUERY_OBJECTS objects (the most confident). When no object of the
+    product's classes is found, the whole photo is the query. With ``preview_side``,
+    the result carries the photo shrunk to that side, from the same decoded copy.
     """
     k, labels, min_score = validate_k(k), validate_labels(labels), validate_min_score(min_score)
     check_upload_size(len(data))
-    try:
-        image = load_image(data)
-    except ImageError as exc:
-        raise SearchInputError(str(exc)) from exc
-    detections = get_detector().detect([image])[0]
-    crops = plan_crops(image, detections, CropPolicy.from_settings())
+    image = photos.decode(data)
     width, height = image.size
+    found = photos.find_objects(image)
+    crops = found.crops
     if crops:
         objects = [QueryObject(c.label, c.confidence, c.box) for c in crops]
         pixels = [c.pixels for c in crops]
         message = f"Found {len(crops)} object(s) in the photo."
+        if found.left_out:
+            message = (
+                f"Found {found.found} objects in the photo; searched the {len(crops)} the detector is surest of "
+                f"(the other {found.left_out} were left out)."
+            )
     else:
         objects = [QueryObject(None, None, (0.0, 0.0, float(width), float(height)))]
         pixels = [image]
@@ -167,16 +129,22 @@ def search_image(
             f"No object of the searchable classes ({', '.join(settings.DETECTOR_CLASSES)}) was found, "
             "so the whole photo was used as the query."
         )
-    vectors = get_embedder().embed_images(pixels)
+    vectors = photos.embed(pixels)
     for query_object, results in zip(objects, search_vectors(vectors, k, labels, min_score), strict=True):
         query_object.results = results
-    return ImageSearch(width, height, objects, whole_image=not crops, message=message)
+    preview = photos.preview(image, preview_side) if preview_side else None
+    return ImageSearch(
+        width, height, objects, whole_image=not crops, message=message, objects_left_out=found.left_out, preview=preview
+    )
 
 
 def similar_to_crop(crop_id: int, k: int | None = None) -> list[SearchResult]:
-    """ "More like this": the crops nearest to an indexed crop, itself excluded."""
+    """ "More like this": the crops nearest to an active crop, itself excluded.
+
+    An inactive crop is not found, as everywhere else: curation hides it entirely.
+    """
     k = validate_k(k)
-    vector = Crop.objects.filter(pk=crop_id).values_list("embedding", flat=True).first()
+    vector = Crop.objects.filter(pk=crop_id, is_active=True).values_list("embedding", flat=True).first()
     if vector is None:
         raise CropNotFound(f"There is no crop {crop_id}.")
     results = search_vectors(np.asarray(vector, dtype=np.float32)[None, :], k + 1, None, None)[0]
@@ -212,8 +180,7 @@ def search_pgvector(vector: np.ndarray, k: int, labels, min_score) -> list[Searc
     crops = active_crops()
     if labels:
         crops = crops.filter(label__in=labels)
-    rows = crops.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")[:k]
-    results = [to_result(crop, 1.0 - crop.distance) for crop in rows]
+    results = [to_result(crop, 1.0 - crop.distance) for crop in exact_nearest(crops, vector, k)]
     return [r for r in results if min_score is None or r.score >= min_score]
 
 

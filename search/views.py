@@ -6,21 +6,24 @@ import base64
 import io
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
+from PIL import Image
 
 from indexing import services as indexing_services
 from indexing.models import IndexingJob, SourceImage
-from indexing.vision.images import load_image
 from search import services
 from search.services import CropNotFound, SearchInputError
+from search.throttle import throttle_page
+from visualsearch.access import sees_details
 
 PREVIEW_MAX_SIDE = 1024
 
 
-def form_context(request: HttpRequest, **extra) -> dict:
-    source = request.POST if request.method == "POST" else request.GET
+def form_context(request: HttpRequest, source: QueryDict | None = None, **extra) -> dict:
+    if source is None:
+        source = request.POST if request.method == "POST" else request.GET
     return {
         "classes": settings.DETECTOR_CLASSES,
         "selected_labels": source.getlist("labels"),
@@ -36,6 +39,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "search/home.html", form_context(request))
 
 
+def error_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    """The search form with ``message``, for a request refused before its form was read."""
+    # An empty form: the request's own fields may be what was refused (too many of them).
+    return render(request, "search/home.html", form_context(request, source=QueryDict(), error=message), status=status)
+
+
 def parse_k(raw: str | None) -> int | None:
     if raw in (None, ""):
         return None
@@ -48,6 +57,7 @@ def parse_k(raw: str | None) -> int | None:
 
 
 @require_http_methods(["GET", "POST"])
+@throttle_page
 def results(request: HttpRequest) -> HttpResponse:
     """Text search by GET (?q=...), image search by POST (multipart ``image``)."""
     source = request.POST if request.method == "POST" else request.GET
@@ -56,8 +66,8 @@ def results(request: HttpRequest) -> HttpResponse:
         k = parse_k(source.get("k"))
         if request.method == "POST":
             data = services.read_upload(request.FILES.get("image"))
-            found = services.search_image(data, k, labels)
-            context = form_context(request, image_search=found, preview=preview_data_url(data), mode="image")
+            found = services.search_image(data, k, labels, preview_side=PREVIEW_MAX_SIDE)
+            context = form_context(request, image_search=found, preview=preview_data_url(found.preview), mode="image")
         else:
             query = source.get("q", "")
             found_text = services.search_text(query, k, labels)
@@ -68,15 +78,14 @@ def results(request: HttpRequest) -> HttpResponse:
     return render(request, "search/results.html", context)
 
 
-def preview_data_url(data: bytes) -> str:
-    """The query photo, upright and downscaled, inline: query photos are never stored."""
-    image = load_image(data)
-    image.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
+def preview_data_url(image: Image.Image) -> str:
+    """The query photo (decoded once, by the search), inline: query photos are never stored."""
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+@throttle_page  # runs a "more like this" search
 def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
     try:
         crop = services.get_crop(crop_id)
@@ -95,4 +104,5 @@ def datasets(request: HttpRequest) -> HttpResponse:
         by_dataset.setdefault(job.dataset_id, []).append(job)
     for dataset in rows:
         dataset.recent_jobs = by_dataset.get(dataset.pk, [])[:5]
-    return render(request, "search/datasets.html", {"datasets": rows})
+    context = {"datasets": rows, "show_details": sees_details(request.user)}
+    return render(request, "search/datasets.html", context)

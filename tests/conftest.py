@@ -31,10 +31,45 @@ def media_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("media")
 
 
+@pytest.fixture(scope="session")
+def media_through_the_app():
+    """Media reach the project's own view (visualsearch/media.py), as with SERVE_MEDIA in production.
+
+    Django's live server otherwise answers MEDIA_URL itself, with every file under
+    MEDIA_ROOT, before any URL pattern sees the request.
+    """
+    from django.test import testcases
+
+    saved = testcases._MediaFilesHandler
+    testcases._MediaFilesHandler = lambda application: application
+    yield
+    testcases._MediaFilesHandler = saved
+
+
+@pytest.fixture(scope="session")
+def live_server(media_through_the_app, live_server):
+    """pytest-django's live server, started after media_through_the_app."""
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def index_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("indexes")
+
+
 @pytest.fixture(autouse=True)
-def isolated_media(settings, media_root: Path) -> None:
-    """Uploaded and generated files go to a temporary folder, not var/media."""
+def isolated_media(settings, media_root: Path, index_root: Path) -> None:
+    """Uploaded and generated files (FAISS builds too) go to temporary folders, not var/."""
     settings.MEDIA_ROOT = media_root
+    settings.INDEX_ROOT = index_root
+
+
+@pytest.fixture(autouse=True)
+def no_searches_counted() -> None:
+    """Each test starts with no searches counted against its client by the search throttle."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 # COCO128 images holding objects of the product's classes, and few enough to index in seconds.
@@ -81,3 +116,11 @@ def real_models(settings, yolov5n_weights: Path, test_clip_dir: Path):
     yield
     reset_detector()
     reset_embedder()
+
+
+@pytest.fixture
+def reachable_sources(monkeypatch) -> None:
+    """Download hosts "answer" the pre-download check; the fetch itself is the test's own stand-in."""
+    from indexing.vision import downloads
+
+    monkeypatch.setattr(downloads, "_reason_unreachable", lambda url: "")

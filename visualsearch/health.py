@@ -1,12 +1,18 @@
-"""``/healthz``: is every part this process depends on usable?"""
+"""``/healthz``: is every part this process depends on usable?
+
+Load balancers need only the status; paths and exception texts go to staff alone.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
+
+from indexing.vision.availability import clip_problem, detector_problem
+from visualsearch.access import public, sees_details
 
 
 def database_status() -> dict[str, Any]:
@@ -38,7 +44,11 @@ def broker_status() -> dict[str, Any]:
 
 
 def models_status() -> dict[str, Any]:
+    """Which model could not be loaded, and why, without loading any (a probe must be quick)."""
+    problems = {"detector": detector_problem(), "clip": clip_problem()}
     return {
+        "ok": not any(problems.values()),
+        **{name: {"ok": not problem, **({"error": problem} if problem else {})} for name, problem in problems.items()},
         "detector_weights": settings.DETECTOR_WEIGHTS,
         "detector_classes": settings.DETECTOR_CLASSES,
         "clip_model": settings.CLIP_MODEL,
@@ -46,9 +56,33 @@ def models_status() -> dict[str, Any]:
     }
 
 
+def models_summary(models: dict[str, Any]) -> dict[str, Any]:
+    """For anonymous callers: which model is missing, without paths or reasons."""
+    return {"ok": models["ok"], "detector": {"ok": models["detector"]["ok"]}, "clip": {"ok": models["clip"]["ok"]}}
+
+
+def asked_by_staff(request: HttpRequest) -> bool:
+    try:
+        return sees_details(request.user)
+    except DatabaseError:  # the session lives in the database, which may be the part that is down
+        return False
+
+
+@public
 def healthz(request: HttpRequest) -> JsonResponse:
     database = database_status()
     broker = broker_status()
+    models = models_status()
+    # Models that cannot load make searches answer 503 but leave the rest of the site up:
+    # the status code (what load balancers act on) follows the database and the broker.
     ok = database["ok"] and broker["ok"]
-    body = {"ok": ok, "database": database, "broker": broker, "models": models_status()}
+    if asked_by_staff(request):
+        body = {"ok": ok, "database": database, "broker": broker, "models": models}
+    else:
+        body = {
+            "ok": ok,
+            "database": {"ok": database["ok"]},
+            "broker": {"ok": broker["ok"]},
+            "models": models_summary(models),
+        }
     return JsonResponse(body, status=200 if ok else 503)

@@ -57,8 +57,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # SEARCH_REQUIRE_AUTH for pages and media (DRF views check it themselves, tokens included).
+    "visualsearch.access.RequireLoginMiddleware",
+    # Bodies over the upload limits refused unread; form errors answered as JSON / the page (search/uploads.py).
+    "search.uploads.UploadLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Models that cannot be loaded: a 503 with the reason, for pages and the API alike.
+    "visualsearch.middleware.ModelUnavailableMiddleware",
 ]
 
 if not DEBUG:
@@ -134,8 +140,27 @@ if GS_BUCKET_NAME:
     }
 else:
     media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+
+# FAISS index files: never in public media (they hold every crop's embedding). Locally a
+# folder outside MEDIA_ROOT; with a bucket, a private prefix whose objects get no public ACL
+# (or a private bucket of their own, needed when the media bucket is public bucket-wide).
+INDEX_ROOT = Path(env("INDEX_ROOT", default=str(VAR_DIR / "indexes")))
+if GS_BUCKET_NAME:
+    index_storage = {
+        "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+        "OPTIONS": {
+            "bucket_name": env("GS_INDEX_BUCKET_NAME", default=GS_BUCKET_NAME),
+            "location": "private",
+            # Objects ACLs exist only when the bucket uses them (GS_DEFAULT_ACL set); keep ours private.
+            "default_acl": "projectPrivate" if GS_DEFAULT_ACL else None,
+            "querystring_auth": True,
+        },
+    }
+else:
+    index_storage = {"BACKEND": "visualsearch.storage.IndexFileStorage"}
 STORAGES = {
     "default": media_storage,
+    "indexes": index_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
         if not DEBUG
@@ -143,10 +168,22 @@ STORAGES = {
     },
 }
 
-# Uploads: anything larger than this is refused before it reaches the models.
+# Uploads: a photo larger than this is refused, by its Content-Length before it is read,
+# else as soon as it passes the limit (search/uploads.py).
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+FILE_UPLOAD_HANDLERS = [
+    "search.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Larger uploads go to a temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Everything but files (form fields, JSON bodies). As large as a photo, so that even a
+# list of 600,000 labels reaches the label check, a 400 that says why.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+# Fields per request (query string or form): the search forms send ~15; the admin's crop
+# list posts one per selected row (up to 200 with "show all").
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
 # Decoded images above this many pixels are refused (decompression bombs).
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=40_000_000)
 
@@ -172,6 +209,11 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # "auto" picks cuda when torch sees a GPU, else cpu.
 MODEL_DEVICE = env("MODEL_DEVICE", default="auto")
 MODEL_CACHE_DIR = Path(env("MODEL_CACHE_DIR", default=str(VAR_DIR / "models")))
+# Before a model or dataset download, one connection to its host is tried with this timeout
+# (seconds); an unreachable source fails at once with the settings that avoid the download.
+DOWNLOAD_CHECK_TIMEOUT = env.float("DOWNLOAD_CHECK_TIMEOUT", default=3.0)
+# How long that answer is remembered, so requests in a process without its models fail fast.
+DOWNLOAD_CHECK_CACHE_SECONDS = env.float("DOWNLOAD_CHECK_CACHE_SECONDS", default=60.0)
 
 # The product's classes, matched by name against the detector's class names.
 DETECTOR_CLASSES = env.list(
@@ -182,6 +224,10 @@ DETECTOR_CLASSES = env.list(
 DETECTOR_WEIGHTS = env("DETECTOR_WEIGHTS", default="yolov5s.pt")
 # Expected sha256 of the weights; empty = look for a SHA256SUMS file beside them.
 DETECTOR_WEIGHTS_SHA256 = env("DETECTOR_WEIGHTS_SHA256", default="")
+# Weights whose sha256 matches nothing known (DETECTOR_WEIGHTS_SHA256, a SHA256SUMS file beside
+# them, an official YOLOv5 release asset, an MLflow run's record) are refused: unpickling runs any
+# code inside. True loads them anyway, with a warning (your own checkpoints; better: pin them).
+DETECTOR_ALLOW_UNVERIFIED_WEIGHTS = env.bool("DETECTOR_ALLOW_UNVERIFIED_WEIGHTS", default=False)
 DETECTOR_CONFIDENCE = env.float("DETECTOR_CONFIDENCE", default=0.25)
 DETECTOR_IOU = env.float("DETECTOR_IOU", default=0.45)
 DETECTOR_IMAGE_SIZE = env.int("DETECTOR_IMAGE_SIZE", default=640)
@@ -223,12 +269,22 @@ ANN_KEEP_BUILDS = env.int("ANN_KEEP_BUILDS", default=3)
 SEARCH_DEFAULT_K = env.int("SEARCH_DEFAULT_K", default=12)
 SEARCH_MAX_K = env.int("SEARCH_MAX_K", default=100)
 SEARCH_MAX_QUERY_CHARS = env.int("SEARCH_MAX_QUERY_CHARS", default=300)
+# Objects searched per query photo, the most confident first (each costs a crop, an
+# embedding and a vector search); the answer says how many were left out.
+SEARCH_MAX_QUERY_OBJECTS = env.int("SEARCH_MAX_QUERY_OBJECTS", default=10)
 # How often a web/API process looks for a newer FAISS build to swap in.
 SEARCH_INDEX_CHECK_SECONDS = env.float("SEARCH_INDEX_CHECK_SECONDS", default=10.0)
-# Require a logged-in user (or token) for search; writes always need staff.
+# Require a logged-in user (or token) for every read path: pages, API, media (visualsearch/access.py).
+# Writes always need the model permission (indexing.change_crop, indexing.index_dataset).
 SEARCH_REQUIRE_AUTH = env.bool("SEARCH_REQUIRE_AUTH", default=False)
-# DRF throttle for search requests per client.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "search:home"
+LOGOUT_REDIRECT_URL = "search:home"
+# Search requests per client, pages and API together (search/throttle.py).
 SEARCH_THROTTLE_RATE = env("SEARCH_THROTTLE_RATE", default="120/min")
+# Proxies of ours in front of Django that append to X-Forwarded-For (nginx in compose: 1).
+# 0: the client is REMOTE_ADDR, the header is ignored (anyone can write it).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -237,7 +293,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"search": SEARCH_THROTTLE_RATE},
+    # Only for DRF's own throttles, should one be added: ours identify clients in visualsearch/access.py.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "search.api.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -245,12 +302,19 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Find objects in photos and photos of similar objects.",
     "VERSION": "0.1.0",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The schema and docs follow SEARCH_REQUIRE_AUTH like every other read path.
+    "SERVE_PERMISSIONS": ["search.api.SearchPermission"],
 }
 
 # --- MLflow -------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", default="")
 MLFLOW_EXPERIMENT_ID = env("MLFLOW_EXPERIMENT_ID", default="")
 MLFLOW_RUN_ID = env("MLFLOW_RUN_ID", default="")
+
+# --- Datasets -------------------------------------------------------------------
+# Hosts a COCO annotations file's coco_url may download images from, over https only
+# (images.cocodataset.org is fetched through its bucket's https address; see indexing/dataset_sources.py).
+COCO_IMAGE_HOSTS = env.list("COCO_IMAGE_HOSTS", default=["images.cocodataset.org"])
 
 # --- Demo -------------------------------------------------------------------
 DEMO_ADMIN_USERNAME = env("DEMO_ADMIN_USERNAME", default="admin")

@@ -111,7 +111,8 @@ class Detector:
     def _detect_batch(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
         from yolov5.utils.general import non_max_suppression, scale_boxes
 
-        arrays = [np.asarray(image.convert("RGB")) for image in images]
+        # convert() copies even an RGB image: skip it for the (usual) RGB input, a full-size copy less.
+        arrays = [np.asarray(image if image.mode == "RGB" else image.convert("RGB")) for image in images]
         batch = self._to_tensor(arrays)
         with torch.inference_mode():
             prediction = self.model(batch)[0]

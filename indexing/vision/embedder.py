@@ -19,6 +19,7 @@ from django.conf import settings
 from PIL import Image
 
 from indexing.vision.device import choose_device
+from indexing.vision.downloads import hub_endpoint, require_reachable
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.loading import LazyModel
 
@@ -104,15 +105,25 @@ def _load_clip(model_id: str, cache_dir: str | Path) -> tuple[CLIPModel, CLIPPro
     from transformers import CLIPModel, CLIPProcessor
 
     try:
-        model = CLIPModel.from_pretrained(model_id, cache_dir=str(cache_dir))
-        processor = CLIPProcessor.from_pretrained(model_id, cache_dir=str(cache_dir))
+        if Path(model_id).is_dir():
+            return _from_pretrained(CLIPModel, CLIPProcessor, model_id, cache_dir)
+        try:
+            # Already in the cache: no network at all (the hub client would ask for updates).
+            return _from_pretrained(CLIPModel, CLIPProcessor, model_id, cache_dir, local_files_only=True)
+        except OSError:
+            require_reachable(hub_endpoint(), f"the CLIP model {model_id!r}")
+        return _from_pretrained(CLIPModel, CLIPProcessor, model_id, cache_dir)
     except (OSError, ValueError) as exc:
         # OSError covers an unreachable hub, an unknown id and a folder without the files.
         raise ModelLoadError(
             f"Could not load the CLIP model {model_id!r} ({exc.__class__.__name__}: {_first_line(exc)}); "
             "if the model hub is unreachable, set CLIP_MODEL to a local directory written by save_pretrained."
         ) from exc
-    return model, processor
+
+
+def _from_pretrained(model_class, processor_class, model_id: str, cache_dir, **options) -> tuple:
+    model = model_class.from_pretrained(model_id, cache_dir=str(cache_dir), **options)
+    return model, processor_class.from_pretrained(model_id, cache_dir=str(cache_dir), **options)
 
 
 def _max_text_tokens(model: CLIPModel, processor: CLIPProcessor) -> int:

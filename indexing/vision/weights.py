@@ -17,7 +17,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+from indexing.vision.downloads import YOLOV5_RELEASES_URL, require_reachable
 from indexing.vision.errors import ModelLoadError
+from indexing.vision.official_weights import download_official, is_official_checksum, official_checksum
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,8 @@ def configured_weights_spec() -> str:
     """
     from mlops.weights import WeightsError, weights_from_env
 
+    if settings.MLFLOW_RUN_ID and settings.MLFLOW_EXPERIMENT_ID:
+        _require_mlflow_server(f"the detector weights of MLFLOW_RUN_ID={settings.MLFLOW_RUN_ID}")
     try:
         return weights_from_env()
     except WeightsError as exc:
@@ -61,8 +65,10 @@ def resolve_detector_weights(spec: str, expected_sha256: str | None = None) -> W
     """Turn a DETECTOR_WEIGHTS value into a checked local file.
 
     ``expected_sha256`` defaults to settings.DETECTOR_WEIGHTS_SHA256; when both are
-    empty a SHA256SUMS file beside the weights is consulted. A mismatch is an error;
-    no known checksum at all gives ``verified=False`` (the caller warns).
+    empty a SHA256SUMS file beside the weights is consulted, then the official YOLOv5
+    checksums (by name for a downloaded checkpoint, by value for a local file). A
+    mismatch is an error; so is no known checksum at all, unless
+    DETECTOR_ALLOW_UNVERIFIED_WEIGHTS (then ``verified=False`` and the loader warns).
 
     MLflow URIs are checked against the sha256 recorded when they were downloaded
     (itself checked against the training run's ``best_sha256`` tag), so they always
@@ -83,14 +89,29 @@ def resolve_detector_weights(spec: str, expected_sha256: str | None = None) -> W
         raise ModelLoadError(f"DETECTOR_WEIGHTS={spec!r} does not exist; set it to a local .pt file.")
     else:
         path, source = _download_official(spec), f"official checkpoint {spec}"
+        # A downloaded (or cached) official name must be that official file, always.
+        expected_sha256 = expected_sha256 or settings.DETECTOR_WEIGHTS_SHA256 or official_checksum(spec)
     expected = settings.DETECTOR_WEIGHTS_SHA256 if expected_sha256 is None else expected_sha256
-    return verify_checksum(path, expected, source)
+    return require_verified(verify_checksum(path, expected, source))
+
+
+def require_verified(weights: WeightsFile) -> WeightsFile:
+    """Refuse weights no checksum vouches for: unpickling a checkpoint runs any code inside it."""
+    if weights.verified or settings.DETECTOR_ALLOW_UNVERIFIED_WEIGHTS:
+        return weights
+    raise ModelLoadError(
+        f"Detector weights {weights.path} (sha256 {weights.sha256}) match no known checksum, and loading them "
+        "would run any code they contain. If you trust them, pin them: DETECTOR_WEIGHTS_SHA256="
+        f"{weights.sha256}, or the line '{weights.sha256}  {weights.path.name}' in a SHA256SUMS file beside "
+        "them; or set DETECTOR_ALLOW_UNVERIFIED_WEIGHTS=true."
+    )
 
 
 def _resolve_mlflow(spec: str, pinned: str) -> WeightsFile:
     """Fetch (or reuse the cached copy of) an MLflow URI's weights and verify them."""
     from mlops.weights import WeightsError, fetch_mlflow_artifact, recorded_checksum
 
+    _require_mlflow_server(f"the detector weights {spec!r}")
     try:
         artifact, path = fetch_mlflow_artifact(spec)
     except WeightsError as exc:
@@ -106,7 +127,14 @@ def _resolve_mlflow(spec: str, pinned: str) -> WeightsFile:
         )
     name = f"runs:/{artifact.run_id}/{artifact.artifact_path}"
     source = spec if spec == name else f"{spec} ({name})"
-    return replace(verify_checksum(path, pinned or recorded, source), name=name)
+    return require_verified(replace(verify_checksum(path, pinned or recorded, source), name=name))
+
+
+def _require_mlflow_server(what: str) -> None:
+    """An MLflow server that does not answer fails at once (its client retries for minutes)."""
+    uri = settings.MLFLOW_TRACKING_URI
+    if uri.startswith(("http://", "https://")):
+        require_reachable(uri, what)
 
 
 def verify_checksum(path: Path, expected_sha256: str = "", source: str = "") -> WeightsFile:
@@ -117,7 +145,9 @@ def verify_checksum(path: Path, expected_sha256: str = "", source: str = "") -> 
             f"Weights file {path} has sha256 {actual} but {expected} was expected; "
             "the file is corrupt or not the one configured."
         )
-    return WeightsFile(path=path, sha256=actual, verified=bool(expected), source=source or str(path))
+    # With nothing pinned, a file that is byte for byte an official release asset is known too.
+    verified = bool(expected) or is_official_checksum(actual)
+    return WeightsFile(path=path, sha256=actual, verified=verified, source=source or str(path))
 
 
 def file_sha256(path: Path) -> str:
@@ -146,20 +176,13 @@ def _looks_like_path(spec: str) -> bool:
 
 
 def _download_official(name: str) -> Path:
-    """Fetch an official checkpoint (e.g. yolov5s.pt) into MODEL_CACHE_DIR via the yolov5 package."""
+    """Fetch an official checkpoint (e.g. yolov5s.pt) into MODEL_CACHE_DIR, checked against its sha256."""
     target = Path(settings.MODEL_CACHE_DIR) / "yolov5" / name
     if target.is_file() and target.stat().st_size > 0:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    failure = ""
-    try:
-        from yolov5.utils.downloads import attempt_download
-
-        attempt_download(str(target))
-    except Exception as exc:  # noqa: BLE001 - any network/library failure means the same to the user
-        failure = f" ({exc})"
-    if not (target.is_file() and target.stat().st_size > 0):
-        raise ModelLoadError(
-            f"Detector weights {name!r} could not be downloaded{failure}; set DETECTOR_WEIGHTS to a local .pt file."
-        )
-    return target
+    # Offline, a download only fails after its timeouts: fail in seconds instead, naming the settings.
+    require_reachable(YOLOV5_RELEASES_URL, f"the detector weights {name!r}")
+    # Our own download, not yolov5's attempt_download (which also tries the model hub and
+    # GitHub's API): one release URL, and the file is kept only if its sha256 is official.
+    return download_official(name, target)

@@ -7,6 +7,8 @@ documents, services without an image or command, and the GPU reservation.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
 from typing import Any
@@ -60,7 +62,8 @@ def test_every_service_has_an_image_and_the_app_services_a_command(services):
 
 
 def test_web_serves_the_wsgi_app_with_gunicorn_after_migrations(services):
-    assert "gunicorn visualsearch.wsgi:application" in command_text(services["web"])
+    args = shlex.split(command_text(services["web"]))
+    assert args[0] == "gunicorn" and args[-1] == "visualsearch.wsgi:application"
     assert "manage.py migrate" in command_text(services["migrate"])
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
@@ -206,3 +209,56 @@ def test_mlflow_backend_uri_works_with_the_installed_driver(tmp_path, django_db_
                 store.engine.dispose()
         finally:
             admin.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+
+
+def test_web_is_served_with_the_gunicorn_config_file_in_compose_and_the_image(services):
+    """One place for workers, threads and slow-client timeouts: the file both start gunicorn with."""
+    args = shlex.split(command_text(services["web"]))
+    assert "--config=docker/gunicorn.conf.py" in args
+    assert (ROOT / "docker" / "gunicorn.conf.py").is_file()
+    cmd = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M).group(1)
+    assert json.loads(cmd) == args
+    # No command-line flag overrides what the file says.
+    assert not [arg for arg in args if arg.startswith(("--workers", "--timeout", "--bind", "-w", "-k"))]
+
+
+def published_ports(service: dict[str, Any]) -> list[str]:
+    return [
+        str(p) if not isinstance(p, dict) else f"{p.get('host_ip', '')}:{p['published']}"
+        for p in service.get("ports", [])
+    ]
+
+
+def test_only_nginx_is_published_beyond_loopback(services):
+    public = {
+        name
+        for name, service in services.items()
+        for port in published_ports(service)
+        if not port.startswith("127.0.0.1:")
+    }
+    assert public == {"nginx"}
+    assert not services["web"].get("ports") and "8000" in [str(p) for p in services["web"]["expose"]]
+
+
+def test_nginx_proxies_to_web_with_its_config_and_upload_limit(services):
+    nginx = services["nginx"]
+    assert nginx["image"].startswith("nginx:")
+    assert nginx["environment"]["NGINX_UPSTREAM"] == "web:8000"
+    assert nginx["environment"]["MAX_UPLOAD_BYTES"] == "${MAX_UPLOAD_BYTES:-20971520}"
+    assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    mounts = {v.split(":")[1]: ROOT / v.split(":")[0] for v in nginx["volumes"]}
+    assert (mounts["/etc/nginx/templates"] / "default.conf.template").is_file()
+    envsh = mounts["/docker-entrypoint.d/15-visualsearch-limits.envsh"]
+    # The image sources *.envsh scripts only when they are executable.
+    assert envsh.is_file() and os.access(envsh, os.X_OK)
+    template = (mounts["/etc/nginx/templates"] / "default.conf.template").read_text()
+    filled = set(re.findall(r"\$\{(\w+)\}", template))
+    assert filled and all(re.match(nginx["environment"]["NGINX_ENVSUBST_FILTER"], name) for name in filled)
+
+
+def test_web_trusts_exactly_the_one_proxy_in_front_of_it(services):
+    environment = services["web"]["environment"]
+    assert environment["BEHIND_PROXY"] == "true"
+    assert environment["TRUSTED_PROXY_COUNT"] == "1"
+    # Still the shared app environment underneath (database, broker, secret key).
+    assert {"DATABASE_URL", "SECRET_KEY", "CELERY_BROKER_URL"} <= set(environment)

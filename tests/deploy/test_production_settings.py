@@ -116,12 +116,20 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.files.storage import storages
 from django.test import Client
+from django.urls import Resolver404, resolve
 
 storage = storages["default"]
 client = Client()
+try:
+    media_view = resolve(settings.MEDIA_URL + "images/probe.png").func.__name__
+except Resolver404:
+    media_view = None
 logging.getLogger("visualsearch.deploytest").warning("hello %s", "world", extra={"crop_id": 7})
 facts = {
     "storage": f"{type(storage).__module__}.{type(storage).__name__}",
+    "index_storage": f"{type(storages['indexes']).__module__}.{type(storages['indexes']).__name__}",
+    "index_location": getattr(storages["indexes"], "location", None),
+    "media_view": media_view,
     "bucket": getattr(storage, "bucket_name", None),
     "cache": f"{type(caches['default']).__module__}.{type(caches['default']).__name__}",
     "plain_http": client.get("/admin/login/", HTTP_HOST="localhost").status_code,
@@ -214,12 +222,18 @@ def test_media_goes_to_google_cloud_storage_when_a_bucket_is_set(gcs_deployment)
     assert facts["storage"] == "storages.backends.gcloud.GoogleCloudStorage"
     assert facts["bucket"] == "visualsearch-test-media"
     # Files live in the bucket, so Django never serves MEDIA_URL itself.
-    assert facts["media"] == 404
+    assert facts["media"] == 404 and facts["media_view"] is None
+    # Index files too, under a private prefix (never the public media's location).
+    assert facts["index_storage"] == "storages.backends.gcloud.GoogleCloudStorage"
+    assert facts["index_location"] == "private"
 
 
 def test_media_is_served_from_the_volume_when_asked_and_there_is_no_bucket(volume_deployment):
     assert volume_deployment["storage"] == "django.core.files.storage.filesystem.FileSystemStorage"
-    assert volume_deployment["media"] == 200
+    assert volume_deployment["media_view"] == "serve_media"
+    # A stray file under MEDIA_ROOT (not a photo, not a crop) is never served.
+    assert volume_deployment["media"] == 404
+    assert volume_deployment["index_storage"] == "visualsearch.storage.IndexFileStorage"
 
 
 def test_cache_is_redis_when_cache_url_is_set_and_local_memory_otherwise(gcs_deployment, volume_deployment):

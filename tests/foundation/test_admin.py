@@ -66,23 +66,27 @@ def test_image_list_filters_by_status(admin_client, rows):
     assert "img0.png" not in admin_client.get(url, {"status__exact": "failed"}).content.decode()
 
 
-def test_photos_uploaded_into_a_dataset_are_indexed(admin_client, real_models, coco_subset_files):
+def test_photos_uploaded_into_a_dataset_are_indexed(
+    admin_client, real_models, coco_subset_files, django_capture_on_commit_callbacks
+):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from indexing.models import Dataset, SourceImage
 
     dataset = make_dataset("uploads")
     files = coco_subset_files[:2]
-    response = admin_client.post(
-        reverse("admin:indexing_dataset_change", args=[dataset.pk]),
-        {
-            "name": dataset.name,
-            "version": dataset.version,
-            "split_names": '["train", "val", "test"]',
-            "upload_images": [SimpleUploadedFile(p.name, p.read_bytes(), "image/jpeg") for p in files],
-            "upload_split": "train",
-        },
-    )
+    # Indexing is queued when the admin's transaction commits (the test's own never does).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:indexing_dataset_change", args=[dataset.pk]),
+            {
+                "name": dataset.name,
+                "version": dataset.version,
+                "split_names": '["train", "val", "test"]',
+                "upload_images": [SimpleUploadedFile(p.name, p.read_bytes(), "image/jpeg") for p in files],
+                "upload_split": "train",
+            },
+        )
     assert response.status_code == 302, response.content.decode()[:2000]
     images = SourceImage.objects.filter(dataset=dataset)
     assert images.count() == 2
@@ -92,14 +96,17 @@ def test_photos_uploaded_into_a_dataset_are_indexed(admin_client, real_models, c
     assert Dataset.objects.filter(pk=dataset.pk).exists()
 
 
-def test_index_and_rebuild_actions_queue_the_work(admin_client, real_models, coco_subset_files):
+def test_index_and_rebuild_actions_queue_the_work(
+    admin_client, real_models, coco_subset_files, django_capture_on_commit_callbacks
+):
     from indexing import services
 
     dataset = make_dataset("pending")
     for path in coco_subset_files[:1]:
         services.ingest_image(dataset, path.name, path.read_bytes(), "train")
     url = reverse("admin:indexing_dataset_changelist")
-    admin_client.post(url, {"action": "index_dataset", "_selected_action": [dataset.pk]})
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, {"action": "index_dataset", "_selected_action": [dataset.pk]})
     assert IndexingJob.objects.get(dataset=dataset).status == "done"
     # Finishing the job published a build; the action publishes a newer one.
     first = services.latest_ready_build()

@@ -50,12 +50,13 @@ def broker():
 
 
 @pytest.fixture
-def worker_env(broker, media_root, yolov5n_weights, test_clip_dir, transactional_db) -> dict[str, str]:
+def worker_env(broker, media_root, index_root, yolov5n_weights, test_clip_dir, transactional_db) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "CELERY_BROKER_URL": broker,
         "MEDIA_ROOT": str(media_root),
+        "INDEX_ROOT": str(index_root),
         "DETECTOR_WEIGHTS": str(yolov5n_weights),
         "CLIP_MODEL": str(test_clip_dir),
         "INDEXING_BATCH_SIZE": "3",

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from django.db import connection, transaction
-from pgvector.django import CosineDistance
 
 from indexing import ann, services
 from indexing.models import Crop, IndexBuild
+from indexing.vectors import exact_nearest
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
 
 pytestmark = pytest.mark.django_db
@@ -22,11 +21,7 @@ def crops() -> list[Crop]:
 
 def pgvector_exact_top10(query: np.ndarray) -> list[tuple[int, float]]:
     """Exact cosine top-10 in PostgreSQL: index scans off, so the HNSW index cannot approximate."""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_indexscan = off")
-        rows = Crop.objects.filter(is_active=True).annotate(d=CosineDistance("embedding", query)).order_by("d")[:10]
-        return [(row.pk, 1.0 - row.d) for row in rows]
+    return [(row.pk, 1.0 - row.distance) for row in exact_nearest(Crop.objects.filter(is_active=True), query, 10)]
 
 
 def test_flat_build_matches_pgvector_exact_top10(crops):
@@ -76,10 +71,33 @@ def test_old_builds_are_pruned_with_their_files(crops, settings):
     builds = [services.build_index() for _ in range(4)]
     kept = set(IndexBuild.objects.values_list("pk", flat=True))
     assert kept == {builds[-1].pk, builds[-2].pk}
+    from django.core.files.storage import storages
+
+    assert not storages["indexes"].exists(builds[0].file.name)
+    assert storages["indexes"].exists(builds[-1].file.name)
+
+
+def test_builds_made_before_private_storage_move_out_of_public_media(crops, settings):
+    """Migration 0002 moves index files that earlier builds left under MEDIA_ROOT."""
+    from importlib import import_module
+    from pathlib import Path
+
+    from django.apps import apps
     from django.core.files.storage import default_storage
 
-    assert not default_storage.exists(builds[0].file.name)
-    assert default_storage.exists(builds[-1].file.name)
+    build = services.build_index("Flat")
+    name = build.file.name
+    old = Path(settings.MEDIA_ROOT) / name  # where builds used to be written
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_bytes(Path(build.file.path).read_bytes())
+    build.file.storage.delete(name)
+
+    migration = import_module("indexing.migrations.0002_private_index_files_and_permissions")
+    migration.move_index_files_out_of_media(apps, None)
+
+    assert not default_storage.exists(name) and not old.exists()
+    build.refresh_from_db()
+    assert services.load_build(build).ntotal == len(crops)
 
 
 def test_kind_is_chosen_by_size(settings):

@@ -70,7 +70,10 @@ def test_worker_indexes_a_dataset_and_a_rerun_adds_nothing(dataset_folder, start
     assert set(per_class) <= set(settings.DETECTOR_CLASSES)
     # Finishing the job publishes a FAISS build over every crop.
     wait_for(lambda: IndexBuild.objects.filter(status="ready").exists(), 120, "the index build", worker)
-    assert IndexBuild.objects.get(status="ready").size == Crop.objects.count()
+    build = IndexBuild.objects.get(status="ready")
+    assert build.size == Crop.objects.count()
+    # Web processes read what the worker wrote, from the private index folder (INDEX_ROOT).
+    assert services.load_build(build).ntotal == build.size
 
     crops_before = Crop.objects.count()
     rerun = enqueue_dataset_indexing(dataset)
@@ -81,7 +84,9 @@ def test_worker_indexes_a_dataset_and_a_rerun_adds_nothing(dataset_folder, start
 
 
 def test_a_corrupt_image_fails_alone(dataset_folder, start_worker):
-    (dataset_folder / "zz_corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a whole jpeg")
+    # A real photo cut in half: its header is fine, so it is stored; decoding it fails.
+    whole = sorted(dataset_folder.iterdir())[0].read_bytes()
+    (dataset_folder / "zz_corrupt.jpg").write_bytes(whole[: len(whole) // 2])
     dataset, files = ingest(dataset_folder)
     worker = start_worker()
     job = enqueue_dataset_indexing(dataset, rebuild_index=False)

@@ -68,3 +68,20 @@ def test_unknown_folder_or_split_is_a_clear_error(tmp_path):
     (tmp_path / "images" / "train").mkdir(parents=True)
     with pytest.raises(CommandError, match="No split folder"):
         run(tmp_path, "--split", "val")
+
+
+def test_models_that_cannot_load_stop_the_run_with_the_reason_and_keep_the_photos_pending(small_folder, settings):
+    from django.core.management.base import CommandError
+
+    from indexing.models import IndexingJob
+    from indexing.vision.detector import reset_detector
+
+    settings.DETECTOR_WEIGHTS = str(small_folder / "no-such-weights.pt")
+    reset_detector()
+    with pytest.raises(CommandError, match=r"DETECTOR_WEIGHTS=.*no-such-weights\.pt.* does not exist"):
+        run(small_folder, "--split", "all")
+    job = IndexingJob.objects.get()
+    assert job.status == IndexingJob.Status.FAILED and "no-such-weights.pt" in job.error
+    # A setup problem is not the photos' fault: they wait for the next run, none is failed.
+    assert set(SourceImage.objects.values_list("status", flat=True)) == {SourceImage.Status.PENDING}
+    assert SourceImage.objects.count() == 4

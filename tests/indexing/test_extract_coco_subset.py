@@ -210,14 +210,29 @@ class FlakyImageServer(BaseHTTPRequestHandler):
         pass
 
 
-def test_download_fetches_missing_images_with_retries(coco128_dir: Path, coco: dict, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("reachable_sources")
+def test_download_fetches_missing_images_with_retries(
+    coco128_dir: Path, coco: dict, tmp_path: Path, monkeypatch
+) -> None:
+    import indexing.dataset_sources as sources
+
     _, with_classes, _ = expected_boxes(coco)
     image = next(img for img in coco["images"] if img["id"] == min(with_classes))
     FlakyImageServer.body = (coco128_dir / "images" / "train2017" / image["file_name"]).read_bytes()
     server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyImageServer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    fetched = []
+    fetch_image = sources.fetch_image
+
+    def to_local_server(session, url, dest, timeout):
+        # No network here: the checked https URL is recorded, the bytes come from the flaky local server.
+        fetched.append(url)
+        fetch_image(session, f"http://127.0.0.1:{server.server_port}/x.jpg", dest, timeout)
+
+    monkeypatch.setattr(sources, "fetch_image", to_local_server)
     try:
-        local = {**coco, "images": [{**image, "coco_url": f"http://127.0.0.1:{server.server_port}/x.jpg"}]}
+        coco_url = f"http://images.cocodataset.org/train2017/{image['file_name']}"
+        local = {**coco, "images": [{**image, "coco_url": coco_url}]}
         annotations = tmp_path / "one.json"
         annotations.write_text(json.dumps(local))
         images_dir = tmp_path / "downloaded"
@@ -226,6 +241,7 @@ def test_download_fetches_missing_images_with_retries(coco128_dir: Path, coco: d
         )
     finally:
         server.shutdown()
+    assert fetched == [f"https://s3.amazonaws.com/images.cocodataset.org/train2017/{image['file_name']}"]
     assert FlakyImageServer.requests == 2
     assert (images_dir / image["file_name"]).read_bytes() == FlakyImageServer.body
     assert result.manifest["counts"]["images"] == 1

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 
 from indexing import services as indexing_services
@@ -18,11 +19,9 @@ SEARCH_PATHS = r"^/api/(search|search_text|crops|datasets|jobs)"
 
 
 @pytest.fixture
-def indexed_live(transactional_db, real_models, coco_subset_files, monkeypatch):
-    from rest_framework.throttling import ScopedRateThrottle
-
+def indexed_live(transactional_db, real_models, coco_subset_files, settings):
     # Hundreds of requests in seconds: lift the per-client throttle for this test.
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"search": "100000/min"})
+    settings.SEARCH_THROTTLE_RATE = "100000/min"
     index_files(coco_subset_files[:3])
     indexing_services.build_index()
 
@@ -33,7 +32,7 @@ def test_search_endpoints_never_answer_500(indexed_live, live_server):
     assert len(operations) >= 7
     for operation in operations:
 
-        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(operation.as_strategy())
         def check(case) -> None:
             response = case.call(base_url=live_server.url)

@@ -106,3 +106,21 @@ def test_photo_without_product_objects_searches_the_whole_image(indexed):
 def test_bad_queries_raise_a_clear_input_error(db, real_models, call, message):
     with pytest.raises(SearchInputError, match=message):
         call()
+
+
+@pytest.mark.django_db
+def test_without_a_build_search_returns_k_results_when_most_near_crops_are_inactive():
+    """An approximate scan that filters after it (pgvector's HNSW hands back ef_search rows) would find none here."""
+    from tests.factories import make_crop, make_dataset, make_image, unit_vectors
+
+    image = make_image(make_dataset())
+    vectors = unit_vectors(400, seed=11)
+    query = vectors[0]
+    crops = [make_crop(image, vector) for vector in vectors]
+    nearest_first = np.argsort(-(vectors @ query))
+    hidden = [crops[i].pk for i in nearest_first[:150]]
+    Crop.objects.filter(pk__in=hidden).update(is_active=False)
+    expected = [crops[i].pk for i in nearest_first[150:160]]
+
+    results = services.search_vectors(query[None, :], 10, None, None)[0]
+    assert [r.crop_id for r in results] == expected

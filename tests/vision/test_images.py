@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from indexing.vision.errors import ImageError
 from indexing.vision.images import load_image, sha256_of
@@ -127,3 +127,114 @@ def test_odd_modes_feed_both_models(detector, embedder) -> None:
     assert len(detector.detect(images)) == len(images)
     vectors = embedder.embed_images(images)
     assert vectors.shape == (len(images), 512) and np.isfinite(vectors).all()
+
+
+# --- Images that decode but would break the pipeline, and every way decoding fails ----
+
+
+@pytest.mark.parametrize("size", [(5000, 1), (3, 4000), (21, 1), (1, 21)])
+def test_images_too_elongated_for_the_detector_are_refused_with_their_size(size) -> None:
+    width, height = size
+    with pytest.raises(ImageError, match=rf"{width}x{height} pixels: more than 20 times as long as it is wide"):
+        load_image(encoded(Image.new("RGB", size), "PNG"))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (20, 1), (100, 2000)])
+def test_tiny_and_long_but_usable_images_load(size, detector, embedder) -> None:
+    image = load_image(encoded(Image.new("RGB", size, (90, 160, 30)), "PNG"))
+    assert image.size == size
+    # The rule is the models' own limit: both still take these.
+    assert detector.detect([image]) == [[]]
+    assert embedder.embed_images([image]).shape == (1, 512)
+
+
+def test_ppm_with_a_bogus_header_is_refused() -> None:
+    # Pillow raises ValueError from Image.open itself for this one.
+    with pytest.raises(ImageError, match="could not be opened as an image: maxval"):
+        load_image(b"P6\n10 10\n99999999\n" + b"\0" * 300)
+
+
+PILLOW_ERRORS = [
+    ValueError("bad value"),
+    SyntaxError("broken PNG file"),
+    OSError("image file is truncated"),
+    struct.error("unpack requires a buffer of 4 bytes"),
+    EOFError(),
+    IndexError("tuple index out of range"),
+    TypeError("bad operand"),
+    KeyError("unknown tag"),
+]
+
+
+def raising(exc: BaseException):
+    def fail(*args, **kwargs):
+        raise exc
+
+    return fail
+
+
+@pytest.mark.parametrize("exc", PILLOW_ERRORS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("step", ["open", "load", "convert"])
+def test_any_pillow_exception_is_an_image_error_naming_the_image(monkeypatch, step, exc) -> None:
+    from indexing.vision import images
+
+    data = encoded(Image.new("L", (64, 48), 77), "PNG")  # L: loading it needs a convert to RGB
+    if step == "open":
+        monkeypatch.setattr(images, "_pillow_open", lambda: raising(exc))
+    elif step == "load":
+        monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", raising(exc))
+    else:
+        monkeypatch.setattr(Image.Image, "convert", raising(exc))
+    reasons = "could not be opened as an image: |is truncated or corrupt: |: Images in Pillow mode 'L' cannot"
+    with pytest.raises(ImageError, match=f"^photo.png ?({reasons})"):
+        load_image(data, name="photo.png")
+
+
+def test_a_decompression_bomb_found_while_decoding_is_an_image_error(monkeypatch) -> None:
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", raising(Image.DecompressionBombError("bomb")))
+    with pytest.raises(ImageError, match="too large to decode safely"):
+        load_image(encoded(Image.new("RGB", (8, 8)), "PNG"))
+
+
+def test_animated_gif_and_float_tiff_load_as_rgb() -> None:
+    frames = [Image.new("P", (40, 30), index) for index in range(3)]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
+    ramp = np.linspace(0.0, 1.0, 40 * 30, dtype=np.float32).reshape(30, 40)
+    for data in (gif.getvalue(), encoded(Image.fromarray(ramp), "TIFF")):
+        image = load_image(data)
+        assert image.mode == "RGB" and image.size == (40, 30)
+    assert load_image(encoded(Image.fromarray(ramp), "TIFF")).getpixel((39, 29)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("kind", ["16-bit PNG", "float32 TIFF"])
+def test_high_depth_images_become_rgb_without_a_float64_copy(kind) -> None:
+    """A 36 MP float TIFF once took over 1 GB to convert; the scratch memory is now bounded.
+
+    tracemalloc sees numpy's and Python's allocations (Pillow's own are not traced):
+    the old whole-image float64 conversion peaked at 24 bytes a pixel.
+    """
+    import tracemalloc
+
+    width, height = 2000, 1500
+    if kind == "16-bit PNG":
+        pixels = (np.arange(width * height, dtype=np.uint32) % 65536).astype(np.uint16).reshape(height, width)
+        data = encoded(Image.fromarray(pixels), "PNG")
+    else:
+        pixels = np.linspace(0.0, 1.0, width * height, dtype=np.float32).reshape(height, width)
+        data = encoded(Image.fromarray(pixels), "TIFF")
+    tracemalloc.start()
+    try:
+        image = load_image(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert image.mode == "RGB" and image.size == (width, height)
+    assert peak / (width * height) < 6, f"{peak / (width * height):.1f} bytes a pixel"
+
+
+def test_big_endian_sixteen_bit_tiff_is_scaled_too() -> None:
+    # Pillow's getextrema refuses this mode: the conversion must not lean on it.
+    raw = np.full((48, 64), 32768, dtype=">u2").tobytes()
+    data = encoded(Image.frombytes("I;16B", (64, 48), raw), "TIFF")
+    assert load_image(data).getpixel((10, 10)) == (128, 128, 128)

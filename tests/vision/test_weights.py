@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -45,18 +46,47 @@ def test_configured_checksum_wins_over_sha256sums(settings, yolov5n_weights) -> 
     assert resolve_detector_weights(str(yolov5n_weights)).verified
 
 
-def test_unverified_file_loads_with_a_warning(tmp_path, yolov5n_weights, caplog) -> None:
-    copy = tmp_path / "mine.pt"
+@pytest.fixture(scope="module")
+def own_checkpoint(tmp_path_factory, yolov5n_weights) -> Path:
+    """A checkpoint no checksum knows: yolov5n saved again (other bytes, same model), as after training."""
+    import torch
+    import yolov5.models.yolo  # noqa: F401 - makes the pickled classes importable
+
+    path = tmp_path_factory.mktemp("own") / "mine.pt"
+    torch.save(torch.load(yolov5n_weights, map_location="cpu", weights_only=False), path)
+    return path
+
+
+def test_an_official_file_under_another_name_is_known_without_sha256sums(tmp_path, yolov5n_weights) -> None:
+    copy = tmp_path / "detector.pt"
     shutil.copyfile(yolov5n_weights, copy)
+    assert resolve_detector_weights(str(copy)).verified
+
+
+def test_unverified_file_is_refused_with_how_to_pin_it(own_checkpoint) -> None:
+    with pytest.raises(ModelLoadError) as error:
+        Detector(own_checkpoint, device="cpu")
+    message, sha256 = str(error.value), file_sha256(own_checkpoint)
+    assert str(own_checkpoint) in message and "match no known checksum" in message
+    assert f"DETECTOR_WEIGHTS_SHA256={sha256}" in message and "DETECTOR_ALLOW_UNVERIFIED_WEIGHTS=true" in message
+
+
+def test_unverified_file_loads_with_a_warning_when_allowed(settings, own_checkpoint, caplog) -> None:
+    settings.DETECTOR_ALLOW_UNVERIFIED_WEIGHTS = True
     with caplog.at_level(logging.INFO, logger="indexing.vision"):
-        detector = Detector(copy, device="cpu")
+        detector = Detector(own_checkpoint, device="cpu")
     assert not detector.weights.verified
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "no known checksum" in warnings[0].getMessage()
-    assert str(copy) in warnings[0].getMessage()
-    assert detector.version == f"mine.pt@{YOLOV5N_SHA256[:12]}"
+    assert str(own_checkpoint) in warnings[0].getMessage()
+    assert detector.version == f"mine.pt@{file_sha256(own_checkpoint)[:12]}"
     loaded = [r for r in caplog.records if r.getMessage().startswith("Loaded detector")]
     assert len(loaded) == 1 and "on cpu" in loaded[0].getMessage()
+
+
+def test_a_pinned_own_file_loads_without_the_flag(settings, own_checkpoint) -> None:
+    settings.DETECTOR_WEIGHTS_SHA256 = file_sha256(own_checkpoint)
+    assert resolve_detector_weights(str(own_checkpoint)).verified
 
 
 def test_missing_local_file_is_a_clear_error(tmp_path) -> None:
@@ -65,13 +95,15 @@ def test_missing_local_file_is_a_clear_error(tmp_path) -> None:
 
 
 def test_failed_download_names_the_setting(settings, tmp_path, monkeypatch) -> None:
-    # Offline, yolov5's own downloader retries curl for minutes; stand in for the network's answer.
-    import yolov5.utils.downloads
+    # Stand in for the network's answer: the host answers, the download itself fails.
+    import indexing.vision.official_weights
+    import indexing.vision.weights
 
-    def unreachable(file, *args, **kwargs):
+    def unreachable(url, dest, *args, **kwargs):
         raise ConnectionError("github.com unreachable")
 
-    monkeypatch.setattr(yolov5.utils.downloads, "attempt_download", unreachable)
+    monkeypatch.setattr(indexing.vision.weights, "require_reachable", lambda *args: None)
+    monkeypatch.setattr(indexing.vision.official_weights, "fetch_release_asset", unreachable)
     settings.MODEL_CACHE_DIR = tmp_path
     with pytest.raises(ModelLoadError, match="could not be downloaded.*set DETECTOR_WEIGHTS to a local .pt file"):
         resolve_detector_weights("yolov5s.pt")

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from indexing import services
+from indexing.vision.errors import ModelLoadError
 
 
 class Command(BaseCommand):
@@ -67,6 +68,8 @@ class Command(BaseCommand):
 
         with tqdm(total=len(files), desc="ingest", unit="img", disable=None) as bar:
             ingested = services.ingest_files(dataset, files, progress=bar)
+        for path, reason in ingested.refused.items():
+            self.stderr.write(f"Skipped {path}: {reason}")
         job, image_ids = services.create_job(dataset, split_name)
         if not image_ids:
             services.finish_job(job)
@@ -98,7 +101,12 @@ class Command(BaseCommand):
                 for image_id, error in result.failures.items():
                     tqdm.write(f"image {image_id} failed: {error}")
 
-            job = services.run_job(job, image_ids, batch_size, progress)
+            try:
+                job = services.run_job(job, image_ids, batch_size, progress)
+            except ModelLoadError as exc:
+                # A setup problem, not the photos': they stay pending for the next run.
+                services.fail_job(job.pk, str(exc))
+                raise CommandError(str(exc)) from exc
         seconds = time.perf_counter() - started
         self.stdout.write(
             f"Processed {job.processed_images} image(s) in {seconds:.1f} s "

@@ -7,6 +7,9 @@ README's environment variables point at ../shared/assets and a test CLIP.
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -14,11 +17,18 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from indexing.dataset_sources import DatasetError, DownloadSourceUnreachable, fetch_verified_file
 from indexing.datasets import extract_coco_subset
-from indexing.vision.embedder import reset_embedder
+from indexing.vision.detector import get_detector
+from indexing.vision.embedder import get_embedder, reset_embedder
+from indexing.vision.errors import ModelLoadError
 
 DEMO_DATASET_DIR = Path("datasets/coco_subset/demo")
-COCO_ANNOTATIONS_URL = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
+# COCO's bucket over https (images.cocodataset.org itself serves only plain http), and the
+# archive's sha256 (252,907,541 bytes; COCO publishes none, this is the one recorded for it
+# by independent mirrors and dataset tools): nothing unchecked is ever unzipped.
+COCO_ANNOTATIONS_URL = "https://s3.amazonaws.com/images.cocodataset.org/annotations/annotations_trainval2017.zip"
+COCO_ANNOTATIONS_SHA256 = "113a836d90195ee1f884e704da6304dfaaecff1f023f49b6ca93c4aaae470268"
 
 
 class Command(BaseCommand):
@@ -30,21 +40,39 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="Prepare and index, then exit.")
 
     def handle(self, *args, host: str, port: str, no_serve: bool, **options) -> None:
-        where = settings.EMBEDDED_DATABASE_DIR or "DATABASE_URL"
-        self.stdout.write(f"Database: PostgreSQL + pgvector ({where})")
-        call_command("migrate", interactive=False, verbosity=0)
-        self.stdout.write("Migrations applied.")
-        username, password = ensure_demo_admin()
-        if settings.DEMO_TEST_CLIP:
-            use_test_clip(self.stdout)
-        dataset_path = self.sample_dataset()
+        with self.phase("database"):
+            where = settings.EMBEDDED_DATABASE_DIR or "DATABASE_URL"
+            self.stdout.write(f"Database: PostgreSQL + pgvector ({where})")
+            call_command("migrate", interactive=False, verbosity=0)
+            self.stdout.write("Migrations applied.")
+            username, password = ensure_demo_admin()
+        with self.phase("models"):
+            # Before any data work: without internet or local weights, stop here in seconds.
+            if settings.DEMO_TEST_CLIP:
+                use_test_clip(self.stdout)
+            load_models(self.stdout)
+        with self.phase("dataset"):
+            dataset_path = self.sample_dataset()
         if dataset_path is not None:
-            call_command("embed_and_index", dataset_path=dataset_path, split="all", stdout=self.stdout)
+            with self.phase("indexing"):
+                call_command("embed_and_index", dataset_path=dataset_path, split="all", stdout=self.stdout)
         if no_serve:
             return
+        self.stdout.write("[demo] serving: starting")
         self.stdout.write(self.style.SUCCESS(f"VisualSearch is at http://{host}:{port}/"))
         self.stdout.write(f"Admin: http://{host}:{port}/admin/  login {username} / {password}")
         call_command("runserver", f"{host}:{port}", use_reloader=False)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Print each phase's time, so a slow step shows; a model that cannot load ends the demo in one sentence."""
+        started = time.perf_counter()
+        self.stdout.write(f"[demo] {name}: starting")
+        try:
+            yield
+        except (ModelLoadError, DatasetError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"[demo] {name}: done in {time.perf_counter() - started:.1f} s")
 
     def sample_dataset(self) -> Path | None:
         """A folder to index: DEMO_IMAGES, or a COCO subset extracted once from DEMO_COCO_ANNOTATIONS."""
@@ -81,29 +109,16 @@ def fetch_coco_val_annotations(folder: Path) -> Path:
         return target
     import zipfile
 
-    import requests
     from tqdm import tqdm
 
-    folder.mkdir(parents=True, exist_ok=True)
     archive = folder / "annotations_trainval2017.zip"
-    partial = archive.with_suffix(".zip.part")
     try:
-        with requests.get(COCO_ANNOTATIONS_URL, stream=True, timeout=60) as response:
-            response.raise_for_status()
-            total = int(response.headers.get("content-length", 0)) or None
-            with (
-                open(partial, "wb") as out,
-                tqdm(total=total, unit="B", unit_scale=True, desc="COCO annotations") as bar,
-            ):
-                for chunk in response.iter_content(1 << 20):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-    except requests.RequestException as exc:
-        raise CommandError(
-            f"Could not download the COCO annotations from {COCO_ANNOTATIONS_URL} ({exc}); "
-            "set DEMO_IMAGES to a folder of photos instead."
-        ) from exc
-    partial.replace(archive)
+        with tqdm(unit="B", unit_scale=True, desc="COCO annotations") as bar:
+            fetch_verified_file(COCO_ANNOTATIONS_URL, archive, COCO_ANNOTATIONS_SHA256, progress=bar.update)
+    except DownloadSourceUnreachable as exc:
+        raise CommandError(str(exc)) from exc
+    except DatasetError as exc:
+        raise CommandError(f"{exc}; set DEMO_IMAGES to a folder of photos instead.") from exc
     with zipfile.ZipFile(archive) as bundle:
         bundle.extract("annotations/instances_val2017.json", folder)
     archive.unlink()
@@ -124,6 +139,12 @@ def use_test_clip(stdout) -> None:
     settings.CLIP_MODEL = str(path)
     reset_embedder()
     stdout.write(f"Using the offline test CLIP in {path} (search quality is not meaningful with it).")
+
+
+def load_models(stdout) -> None:
+    """Load the detector and CLIP now (downloading them once when online), as indexing will."""
+    detector, embedder = get_detector(), get_embedder()
+    stdout.write(f"Detector {detector.version}; embedder {embedder.version}.")
 
 
 def ensure_demo_admin() -> tuple[str, str]:

@@ -1,0 +1,54 @@
+"""Can this process load its models? Answered without loading them (for /healthz).
+
+Loading takes seconds and memory; a health probe must answer in milliseconds. So
+this only looks: a local file or folder is there, a downloaded copy is cached, or
+the source it would come from answers (one short, remembered connection attempt).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+from indexing.vision.downloads import YOLOV5_RELEASES_URL, download_problem, hub_endpoint
+
+MLFLOW_PREFIXES = ("runs:/", "models:/")
+
+
+def detector_problem() -> str:
+    """ "" when the configured detector weights are on disk or can be fetched, else why not."""
+    spec = str(settings.DETECTOR_WEIGHTS).strip()
+    if not spec.startswith(MLFLOW_PREFIXES) and settings.MLFLOW_RUN_ID:
+        spec = f"runs:/{settings.MLFLOW_RUN_ID}/weights/best.pt"
+    if not spec:
+        return "DETECTOR_WEIGHTS is empty."
+    if spec.startswith(MLFLOW_PREFIXES):
+        uri = settings.MLFLOW_TRACKING_URI
+        if uri.startswith(("http://", "https://")):
+            return download_problem(uri, f"the detector weights {spec!r}")
+        return ""  # the local MLflow store: read from disk when loaded
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return ""
+    if "/" in spec or "\\" in spec or spec.startswith((".", "~")):
+        return f"DETECTOR_WEIGHTS={spec!r} does not exist."
+    if (Path(settings.MODEL_CACHE_DIR) / "yolov5" / spec).is_file():
+        return ""
+    return download_problem(YOLOV5_RELEASES_URL, f"the detector weights {spec!r}")
+
+
+def clip_problem() -> str:
+    """ "" when the configured CLIP is a local folder, already cached, or downloadable; else why not."""
+    model = str(settings.CLIP_MODEL).strip()
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return "" if (path / "config.json").is_file() else f"CLIP_MODEL={model!r} has no config.json."
+    if model.startswith(("/", ".", "~")):
+        return f"CLIP_MODEL={model!r} does not exist."
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(model, "config.json", cache_dir=str(settings.MODEL_CACHE_DIR))
+    if isinstance(cached, str):
+        return ""
+    return download_problem(hub_endpoint(), f"the CLIP model {model!r}")

@@ -1,0 +1,86 @@
+"""A query photo: decoded once, its most confident objects cropped, embedded.
+
+A model that raises on one photo (an odd size, a numeric corner case) makes that
+photo unsearchable, answered as a 422 that says so; the traceback goes to the log.
+ModelLoadError is different, no photo can be searched: it propagates (a 503).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from PIL import Image
+
+from indexing.services import PlannedCrop, plan_crops
+from indexing.vision.crops import CropPolicy, crop_box
+from indexing.vision.detector import get_detector
+from indexing.vision.embedder import get_embedder
+from indexing.vision.errors import ImageError, ModelLoadError
+from indexing.vision.images import load_image
+from search.errors import PhotoNotSearchable, SearchInputError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FoundObjects:
+    crops: list[PlannedCrop]  # at most SEARCH_MAX_QUERY_OBJECTS, most confident first
+    found: int  # objects the detector found and the crop policy kept, before the cap
+
+    @property
+    def left_out(self) -> int:
+        return self.found - len(self.crops)
+
+
+def decode(data: bytes) -> Image.Image:
+    """The photo as upright 8-bit RGB; anything Pillow cannot turn into that is a 400."""
+    try:
+        return load_image(data)
+    except ImageError as exc:
+        raise SearchInputError(str(exc)) from exc
+
+
+@contextmanager
+def model_step(step: str) -> Iterator[None]:
+    """Turn an exception of a model on this photo into PhotoNotSearchable."""
+    try:
+        yield
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # whatever the model raises, it raised on this photo
+        logger.exception("The %s failed on a query photo", step)
+        raise PhotoNotSearchable(
+            f"This photo could not be searched: the {step} failed on it ({type(exc).__name__}). "
+            "Try another photo, or this one saved at a different size."
+        ) from exc
+
+
+def find_objects(image: Image.Image) -> FoundObjects:
+    """The objects to search for, capped at SEARCH_MAX_QUERY_OBJECTS, most confident first.
+
+    Every object costs a crop, an embedding and a vector search: a crowd photo with 48
+    people would hold a worker for each of them. The cap applies before cropping.
+    """
+    detector, policy = get_detector(), CropPolicy.from_settings()  # a load failure stays a 503
+    with model_step("object detector"):
+        detections = detector.detect([image])[0]
+    usable = [d for d in detections if crop_box(d.box, image.size, policy) is not None]
+    usable.sort(key=lambda d: d.confidence, reverse=True)
+    return FoundObjects(plan_crops(image, usable[: settings.SEARCH_MAX_QUERY_OBJECTS], policy), len(usable))
+
+
+def embed(pixels: Sequence[Image.Image]) -> np.ndarray:
+    embedder = get_embedder()
+    with model_step("image embedder"):
+        return embedder.embed_images(pixels)
+
+
+def preview(image: Image.Image, max_side: int) -> Image.Image:
+    """Shrink ``image`` in place for display: called last, it reuses the one decoded copy."""
+    image.thumbnail((max_side, max_side))
+    return image

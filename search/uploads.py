@@ -1,0 +1,119 @@
+"""Request bodies are limited before Django spools them to memory or a temporary file.
+
+Django reads a whole multipart body (into memory, or a temporary file past
+FILE_UPLOAD_MAX_MEMORY_SIZE) before any view runs, so a size checked in the view
+comes after a 2 GB upload was already written to disk. Instead:
+
+* UploadLimitMiddleware refuses, by its Content-Length and unread, a body larger than
+  one photo (MAX_UPLOAD_BYTES) plus FORM_FIELDS_ALLOWANCE, or a body without a photo
+  larger than DATA_UPLOAD_MAX_MEMORY_SIZE (413). It then parses the form itself, so
+  every refusal while reading it (the limits below, too many fields, a malformed
+  multipart body) is answered here as JSON under /api/ and as the search page
+  elsewhere, instead of Django's bare 400, or a 500 from inside CsrfViewMiddleware.
+* UploadLimitHandler, first in FILE_UPLOAD_HANDLERS, stops reading a file the moment
+  it passes MAX_UPLOAD_BYTES, whatever the Content-Length said.
+
+Staff are not held to the whole-body limit (the admin takes many photos in one
+form); each of their files still is. Django parses no body that lacks a
+Content-Length (a chunked upload reads as an empty form under WSGI); under ASGI the
+server in front must cap bodies, as Django spools them before any middleware runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.files.uploadhandler import FileUploadHandler
+from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
+
+from search.views import error_page
+
+# Room for the multipart boundaries and part headers and the small fields beside the
+# photo (k, labels, csrf token): the search forms send well under 2 KB of them.
+FORM_FIELDS_ALLOWANCE = 64 * 1024
+
+
+class UploadLimitExceeded(MultiPartParserError):
+    """A file passed MAX_UPLOAD_BYTES while it was read.
+
+    A MultiPartParserError, so Django marks the form as unreadable rather than
+    parsing the (half-read) body again on the next access.
+    """
+
+
+def over_limit_message(size: int | None = None) -> str:
+    limit = settings.MAX_UPLOAD_BYTES
+    said = f"is {size:,} bytes" if size is not None else "is larger than that"
+    return f"The upload {said}; the limit is {limit:,} bytes (MAX_UPLOAD_BYTES)."
+
+
+class UploadLimitHandler(FileUploadHandler):
+    """Passes chunks on to the next handler until a file passes MAX_UPLOAD_BYTES."""
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        if start + len(raw_data) > settings.MAX_UPLOAD_BYTES:
+            raise UploadLimitExceeded(over_limit_message())
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the memory or temporary-file handler after this one makes the file
+
+
+def declared_length(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
+def body_limit(request: HttpRequest) -> int | None:
+    """The most bytes this request's body may have (None: no limit)."""
+    if request.content_type == "multipart/form-data":
+        return settings.MAX_UPLOAD_BYTES + FORM_FIELDS_ALLOWANCE
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # form fields or JSON, no photo
+
+
+def is_staff(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_staff)
+
+
+def body_refusal(request: HttpRequest) -> tuple[str, int] | None:
+    """Why (and with which status) the request's body is refused, reading as little as possible."""
+    length, limit = declared_length(request), body_limit(request)
+    if length is not None and limit is not None and length > limit and not is_staff(request):
+        if request.content_type == "multipart/form-data":
+            return over_limit_message(length), 413
+        return f"The request body is {length:,} bytes; the limit is {limit:,} bytes.", 413
+    try:
+        request.GET  # noqa: B018 - parsed now, so too many parameters is refused here
+        if request.method == "POST":
+            request.FILES  # noqa: B018 - parsed now, by the handlers above, inside this try
+    except UploadLimitExceeded as exc:
+        return str(exc), 413
+    except RequestDataTooBig:
+        return f"The form fields are over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.", 413
+    except TooManyFieldsSent:
+        return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields.", 400
+    except TooManyFilesSent:
+        return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files.", 400
+    except (MultiPartParserError, BadRequest, UnreadablePostError) as exc:
+        return f"The form could not be read: {exc}", 400
+    return None
+
+
+class UploadLimitMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refused = body_refusal(request)
+        if refused is None:
+            return self.get_response(request)
+        message, status = refused
+        if request.path.startswith("/api/"):
+            return JsonResponse({"error": message}, status=status)
+        return error_page(request, message, status)
