@@ -7,6 +7,11 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 REQUIREMENTS := requirements/base.txt requirements/dev.txt
+# The install is stamped with the requirement files' hash, not compared by file times: a
+# fresh clone's files are always newer than a cached venv's stamp, so a time-based stamp
+# reinstalled on every CI run. Same requirements, same stamp: nothing to do.
+REQUIREMENTS_HASH := $(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16)
+INSTALLED := $(VENV)/.installed-$(REQUIREMENTS_HASH)
 # Redis for Celery in tests; started here if nothing answers on this port.
 REDIS_PORT ?= 6379
 HOST ?= 127.0.0.1
@@ -14,17 +19,25 @@ HOST ?= 127.0.0.1
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8000
 
-.PHONY: install demo test lint services browser nginx stop-db clean
+.PHONY: install demo test lint redis services browser nginx stop-db clean
 
-$(VENV)/.installed: $(REQUIREMENTS)
+$(INSTALLED):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel "setuptools<81"
 	$(PY) -m pip install --quiet -r requirements/dev.txt
+	@# Old stamps go: going back to earlier requirements must install them again.
+	rm -f $(VENV)/.installed $(VENV)/.installed-*
 	touch $@
 
-install: $(VENV)/.installed
+install: $(INSTALLED)
 
-services:
+# The Celery tests need a Redis server: Debian's redis-server (with redis-cli), installed when missing.
+redis:
+	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
+		echo "Installing Debian's redis-server for the Celery tests"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q redis-server; }
+
+services: redis
 	@if ! (command -v redis-cli >/dev/null && redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1); then \
 		echo "Starting redis-server on port $(REDIS_PORT)"; \
 		redis-server --daemonize yes --bind 127.0.0.1 --port $(REDIS_PORT) --save "" --appendonly no; \

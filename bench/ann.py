@@ -24,7 +24,7 @@ K = 10
 def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict:
     ids = np.arange(len(vectors), dtype=np.int64)
     started = time.perf_counter()
-    index = ann.build_index(vectors, ids, kind)
+    index = ann.make_index(vectors, ids, kind)
     build_s = time.perf_counter() - started
     size_mb = len(ann.serialize(index)) / 1e6
     latencies, found = [], []
@@ -52,7 +52,7 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         vectors = clustered_vectors(size)
         queries = clustered_vectors(args.queries, seed=1)
-        exact = ann.build_index(vectors, np.arange(size, dtype=np.int64), "Flat")
+        exact = ann.make_index(vectors, np.arange(size, dtype=np.int64), "Flat")
         _, truth = ann.search(exact, queries, K)
         del exact
         for kind in args.kinds.split(";"):

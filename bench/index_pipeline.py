@@ -29,9 +29,8 @@ setup_django()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from indexing import services  # noqa: E402
 from indexing.models import Crop, Dataset, IndexBuild  # noqa: E402
-from indexing.vision.crops import CropPolicy  # noqa: E402
+from indexing.vision.crops import CropPolicy, plan_crops  # noqa: E402
 from indexing.vision.detector import get_detector, reset_detector  # noqa: E402
 from indexing.vision.embedder import get_embedder, reset_embedder  # noqa: E402
 from indexing.vision.images import load_image  # noqa: E402
@@ -63,9 +62,7 @@ def main() -> None:
     detections = detector.detect(images)
     detect_s = time.perf_counter() - started
     crops = [
-        c.pixels
-        for image, found in zip(images, detections, strict=True)
-        for c in services.plan_crops(image, found, policy)
+        c.pixels for image, found in zip(images, detections, strict=True) for c in plan_crops(image, found, policy)
     ]
     embedder.embed_images(crops[:2])
     started = time.perf_counter()

@@ -144,10 +144,32 @@ def probe_healthz(url: str, stop_event: threading.Event, latencies: list[float])
 SLOW_HEAD = b"POST /api/search/text HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Waiting: "
 
 
+def wait_until_idle(url: str, deadline_s: float = 180.0) -> None:
+    """Let the server finish what an earlier row left queued (requests whose clients gave up
+    are still served), so each row measures itself, not the one before."""
+    host, port = url.removeprefix("http://").split(":")
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
+        try:
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            if time.perf_counter() - started < 0.2:
+                return
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(1.0)
+
+
 def run_phases(label: str, url: str, args: argparse.Namespace) -> None:
     for i in range(4 * args.workers):  # each worker loads CLIP on its first query
         search(url, i)
+    wait_until_idle(url)
     report(f"{label}: {args.clients} clients", *load(url, args.requests, args.clients), args.requests)
+    wait_until_idle(url)
     health: list[float] = []
     done = threading.Event()
     # Searches hold the slow clients' place in line: half a POST's headers, then nothing.

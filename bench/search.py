@@ -26,8 +26,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from indexing import ann  # noqa: E402
-from indexing import services as indexing_services  # noqa: E402
+from indexing import ann, builds  # noqa: E402
 from indexing.models import Crop, Dataset, IndexBuild, SourceImage  # noqa: E402
 from indexing.vision.detector import get_detector, reset_detector  # noqa: E402
 from indexing.vision.embedder import get_embedder, reset_embedder  # noqa: E402
@@ -117,7 +116,7 @@ def main() -> None:
             insert_synthetic_crops(image, size - inserted)
             inserted = size
             insert_s = time.perf_counter() - started
-            build = indexing_services.build_index()
+            build = builds.publish_build()
             index_holder.reset()
             loaded = index_holder.current()
             total = Crop.objects.filter(is_active=True).count()
@@ -137,7 +136,7 @@ def main() -> None:
     for size in [int(s) for s in args.raw_sizes.split(",") if s]:
         vectors = clustered_vectors(size)
         kind = ann.choose_kind(size)
-        index = ann.build_index(vectors, np.arange(size, dtype=np.int64), kind)
+        index = ann.make_index(vectors, np.arange(size, dtype=np.int64), kind)
         raw = raw_search_ms(index, args.repeats)
         print(f"\nraw FAISS search at {size} ({kind})  p50 {raw[0]:8.2f} ms  p95 {raw[1]:8.2f} ms")
     print(f"peak RSS {peak_rss_mb():.0f} MB")

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from indexing import services, tasks
+from indexing import curation, ingest, jobs
+from indexing.forms import DatasetForm, SourceImageForm
+from indexing.jobs import IndexingUnavailable
 from indexing.models import INDEX_PERMISSION, Crop, Dataset, IndexBuild, IndexingJob, SourceImage
-from indexing.vision.errors import ImageError
-from indexing.vision.formats import identify_raster
 
 THUMBNAIL_PX = 96
 
@@ -27,52 +24,6 @@ def thumbnail(file_field, size: int = THUMBNAIL_PX) -> str:
         size,
         size,
     )
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleImageField(forms.FileField):
-    """Several photos at once, each checked like ingest_image checks it, with a per-file error.
-
-    Cleans to a list of (file name, bytes): the data is read once, here.
-    """
-
-    widget = MultipleFileInput
-
-    def clean(self, data, initial=None) -> list[tuple[str, bytes]]:
-        files = data if isinstance(data, list | tuple) else [data]
-        photos, errors = [], []
-        for upload in (super(MultipleImageField, self).clean(f, initial) for f in files if f):
-            try:
-                photos.append((upload.name, read_photo(upload)))
-            except ImageError as exc:
-                errors.append(forms.ValidationError(str(exc), code="invalid_image"))
-        if errors:
-            raise forms.ValidationError(errors)
-        return photos
-
-
-def read_photo(upload) -> bytes:
-    """The bytes of an uploaded photo; ImageError, naming the file, unless it is one we store."""
-    if upload.size > settings.MAX_UPLOAD_BYTES:
-        raise ImageError(f"{upload.name} is {upload.size:,} bytes, over the limit of {settings.MAX_UPLOAD_BYTES:,}.")
-    upload.seek(0)
-    data = upload.read()
-    identify_raster(data, name=upload.name)
-    return data
-
-
-class DatasetForm(forms.ModelForm):
-    upload_images = MultipleImageField(
-        required=False, help_text="Photos to add to this dataset; they are indexed after saving."
-    )
-    upload_split = forms.CharField(required=False, max_length=20, help_text="Split for the uploaded photos.")
-
-    class Meta:
-        model = Dataset
-        fields = ["name", "version", "source", "split_names", "root_path", "notes"]
 
 
 @admin.register(Dataset)
@@ -90,12 +41,15 @@ class DatasetAdmin(admin.ModelAdmin):
         if not uploads:
             return
         split = form.cleaned_data.get("upload_split") or ""
-        added = sum(services.ingest_image(obj, name, data, split)[1] for name, data in uploads)
-        # The indexing task is sent when the admin's transaction commits (see enqueue_dataset_indexing).
-        job = tasks.enqueue_dataset_indexing(obj)
-        self.message_user(
-            request, f"{added} new photo(s) added ({len(uploads) - added} already there); indexing job {job.pk} queued."
-        )
+        added = ingest.ingest_uploads(dataset=obj, photos=uploads, split=split)
+        stored = f"{added} new photo(s) added ({len(uploads) - added} already there)"
+        try:
+            # The indexing task is sent when the admin's transaction commits (see enqueue_dataset_indexing).
+            job = jobs.enqueue_dataset_indexing(obj)
+        except IndexingUnavailable as exc:
+            self.message_user(request, f"{stored}; not indexed: {exc}", messages.WARNING)
+            return
+        self.message_user(request, f"{stored}; indexing job {job.pk} queued.")
 
     def has_index_permission(self, request: HttpRequest) -> bool:
         """The "index" permission of the actions below: run the models and rebuild the index."""
@@ -103,12 +57,20 @@ class DatasetAdmin(admin.ModelAdmin):
 
     @admin.action(description="Index dataset (queue its new photos)", permissions=["index"])
     def index_dataset(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
-        jobs = [tasks.enqueue_dataset_indexing(dataset) for dataset in queryset]
-        self.message_user(request, f"Queued {len(jobs)} indexing job(s): {', '.join(str(j.pk) for j in jobs)}.")
+        try:
+            queued = [jobs.enqueue_dataset_indexing(dataset) for dataset in queryset]
+        except IndexingUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Queued {len(queued)} indexing job(s): {', '.join(str(j.pk) for j in queued)}.")
 
     @admin.action(description="Rebuild the search index (FAISS) over all active crops", permissions=["index"])
     def rebuild_index(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
-        tasks.build_index.delay()
+        try:
+            jobs.queue_index_rebuild()
+        except IndexingUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
         self.message_user(request, "Index rebuild queued.")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
@@ -117,24 +79,6 @@ class DatasetAdmin(admin.ModelAdmin):
     @admin.display(description="images", ordering="_image_count")
     def image_count(self, obj: Dataset) -> int:
         return obj._image_count
-
-
-class SourceImageForm(forms.ModelForm):
-    """A photo replaced on its own admin page is checked like an uploaded one."""
-
-    class Meta:
-        model = SourceImage
-        fields = "__all__"  # noqa: DJ007 - the admin decides which fields the page shows
-
-    def clean_file(self):
-        upload = self.cleaned_data.get("file")
-        if isinstance(upload, UploadedFile):  # a new file, not the one already stored
-            try:
-                read_photo(upload)
-            except ImageError as exc:
-                raise forms.ValidationError(str(exc), code="invalid_image") from exc
-            upload.seek(0)
-        return upload
 
 
 @admin.register(SourceImage)
@@ -203,12 +147,12 @@ class CropAdmin(admin.ModelAdmin):
     # "change": the same indexing.change_crop the API's PATCH needs (CURATE_CROPS_PERMISSION).
     @admin.action(description="Deactivate selected crops (hide them from search)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Crop]) -> None:
-        changed = services.set_crops_active(queryset, False)
+        changed = curation.set_crops_active(queryset, False)
         self.message_user(request, f"{changed} crop(s) deactivated.", messages.SUCCESS)
 
     @admin.action(description="Reactivate selected crops", permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Crop]) -> None:
-        changed = services.set_crops_active(queryset, True)
+        changed = curation.set_crops_active(queryset, True)
         self.message_user(request, f"{changed} crop(s) reactivated.", messages.SUCCESS)
 
 

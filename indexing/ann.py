@@ -49,8 +49,11 @@ def gpu_available() -> bool:
     return hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0
 
 
-def build_index(vectors: np.ndarray, ids: np.ndarray, kind: str | None = None, use_gpu: bool = False) -> faiss.Index:
-    """Build an inner-product index of ``kind`` over ``vectors`` labelled ``ids``."""
+def make_index(vectors: np.ndarray, ids: np.ndarray, kind: str | None = None, use_gpu: bool = False) -> faiss.Index:
+    """An inner-product index of ``kind`` over ``vectors`` labelled ``ids``, in memory.
+
+    builds.publish_build stores and publishes one over the active crops.
+    """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     if vectors.ndim != 2 or len(vectors) != len(ids):

@@ -52,14 +52,33 @@ def source_image_path(instance: SourceImage, filename: str) -> str:
     would run as a page; only raster extensions are kept (ingest_image names files by
     their decoded format), anything else becomes an inert ``.bin``.
     """
-    extension = Path(filename).suffix.lower()
-    extension = extension if extension in STORED_EXTENSIONS else ".bin"
     stem = instance.sha256 or uuid4().hex
-    return f"images/{instance.dataset_id}/{stem[:2]}/{stem}{extension}"
+    return f"images/{instance.dataset_id}/{stem[:2]}/{stem}{stored_extension(filename)}"
+
+
+def stored_extension(filename: str) -> str:
+    """The file's raster extension, or an inert ``.bin`` (never one a browser would run as a page)."""
+    extension = Path(filename).suffix.lower()
+    return extension if extension in STORED_EXTENSIONS else ".bin"
+
+
+def crop_file_name(image: SourceImage, index: int, extension: str = ".jpg") -> str:
+    """``crops/<dataset>/<sha[:2]>/<sha256>_<index>.jpg``: the name of an image's index-th crop.
+
+    Deterministic, so a batch redelivered after a crash overwrites its files instead of
+    duplicating them (indexing.pipeline writes its JPEG crops under it).
+    """
+    return f"crops/{image.dataset_id}/{image.sha256[:2]}/{image.sha256}_{index}{extension}"
 
 
 def crop_image_path(instance: Crop, filename: str) -> str:
-    return f"crops/{instance.image.dataset_id}/{filename}"
+    """The upload_to of Crop.file (a crop file replaced in the admin): the pipeline's name for it.
+
+    A crop's index is its rank among its image's crops, which the pipeline creates in
+    order; the extension is the file's own, when it is a raster one.
+    """
+    index = Crop.objects.filter(image_id=instance.image_id, pk__lt=instance.pk).count() if instance.pk else 0
+    return crop_file_name(instance.image, index, stored_extension(filename))
 
 
 class SourceImage(models.Model):

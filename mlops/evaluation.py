@@ -12,16 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from indexing.vision.checksums import file_sha256
+from indexing.vision.mlflow_weights import is_mlflow_uri
+from indexing.vision.weights import resolve_weights
+from indexing.vision.yolov5_env import full_checkpoint_loading, prepare_yolov5, restore_torch_determinism
 from mlops.tracking import client, get_or_create_experiment
 from mlops.training import class_names, load_data_files, tracked_run
-from mlops.weights import fetch_mlflow_weights, is_mlflow_uri, recorded_checksum, resolve_uri
-from mlops.yolov5_env import (
-    full_checkpoint_loading,
-    prepare_yolov5,
-    restore_torch_determinism,
-    sha256_of,
-    verify_checkpoint,
-)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -32,7 +28,7 @@ CURVE_FILES = ("confusion_matrix.png", "PR_curve.png", "F1_curve.png", "P_curve.
 
 
 class EvaluationError(Exception):
-    """The evaluation cannot run as asked (empty split, unknown weights)."""
+    """The evaluation cannot run as asked (no such split, an empty one); weights that fail are a WeightsError."""
 
 
 @dataclass
@@ -60,19 +56,18 @@ def find_training_run(mlflow_client: MlflowClient, sha256: str) -> str | None:
 
 
 def resolve_eval_weights(mlflow_client: MlflowClient, spec: str, expected_sha256: str | None) -> EvalWeights:
-    if is_mlflow_uri(spec):
-        path = fetch_mlflow_weights(spec)
-        return EvalWeights(path, recorded_checksum(path) or sha256_of(path), resolve_uri(spec).run_id)
-    path = Path(spec)
-    if not path.is_file():
-        raise EvaluationError(f"Weights not found: {spec}")
-    sha256 = sha256_of(path)
-    training_run_id = find_training_run(mlflow_client, sha256)
-    if training_run_id:
-        # Its checksum is the one our training recorded: as trusted as a runs:/ download.
-        logger.info("%s is best.pt of training run %s", path, training_run_id)
-        return EvalWeights(path, sha256, training_run_id)
-    return EvalWeights(path, verify_checkpoint(path, expected_sha256), None)
+    """The weights by the one resolver (always verified, as for training), and the run that trained them."""
+    pinned, training_run_id = expected_sha256 or "", None
+    path = Path(spec).expanduser()
+    if not is_mlflow_uri(spec) and path.is_file():
+        sha256 = file_sha256(path)
+        training_run_id = find_training_run(mlflow_client, sha256)
+        if training_run_id:
+            # Its checksum is the one our training recorded: as trusted as a runs:/ download.
+            logger.info("%s is best.pt of training run %s", path, training_run_id)
+            pinned = pinned or sha256
+    weights = resolve_weights(spec, pinned, required=True)
+    return EvalWeights(weights.path, weights.sha256, training_run_id or weights.run_id or None)
 
 
 def check_split(data: Path, data_dict: dict[str, Any], task: str) -> None:

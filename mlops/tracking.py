@@ -1,42 +1,21 @@
-"""MLflow configuration: where runs, metrics and artifacts are stored.
+"""MLflow experiments and the UI server, over the store ``indexing.vision.mlflow_store`` configures.
 
-With no ``MLFLOW_TRACKING_URI`` the project keeps a local store under
-``VAR_DIR/mlflow`` (``mlflow.db`` for runs and the model registry,
-``artifacts/`` for files), like the embedded database: nothing to run.
+Where the store is (``tracking_uri``) and the client live in that module, below
+indexing, because the detector fetches its weights from MLflow too.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
-from urllib.parse import unquote
 
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from mlflow import MlflowClient
+from indexing.vision.mlflow_store import client, configure_mlflow, sqlite_path, tracking_uri
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "visualsearch-detector"
-
-
-def local_store_dir() -> Path:
-    return Path(settings.VAR_DIR) / "mlflow"
-
-
-def tracking_uri() -> str:
-    return settings.MLFLOW_TRACKING_URI or f"sqlite:///{local_store_dir() / 'mlflow.db'}"
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI (SQLAlchemy form: four slashes = absolute), else None."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix):
-        return None
-    path = unquote(uri.removeprefix(prefix).split("?", 1)[0])
-    return Path(path) if path not in ("", ":memory:") else None
 
 
 def artifact_root(uri: str | None = None) -> Path | None:
@@ -46,27 +25,6 @@ def artifact_root(uri: str | None = None) -> Path | None:
     """
     db = sqlite_path(uri or tracking_uri())
     return db.parent / "artifacts" if db else None
-
-
-def configure_mlflow() -> str:
-    """Point the mlflow client (tracking and model registry) at the project's store; returns the URI."""
-    import mlflow
-
-    uri = tracking_uri()
-    db = sqlite_path(uri)
-    if db:
-        db.parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
-
-
-def client() -> MlflowClient:
-    # Imported here: mlflow takes seconds to import and most processes never track anything.
-    from mlflow import MlflowClient
-
-    uri = configure_mlflow()
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def get_or_create_experiment(name: str | None = None) -> str:

@@ -1,18 +1,19 @@
-"""The DRF API: thin views over search.services and indexing.services."""
+"""The DRF API: thin views over search.services and indexing's jobs, curation and selectors."""
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from indexing import services as indexing_services
-from indexing.models import CURATE_CROPS_PERMISSION, INDEX_PERMISSION, Crop, Dataset, IndexingJob
+from indexing import curation, jobs, selectors
+from indexing.jobs import IndexingUnavailable
+from indexing.models import CURATE_CROPS_PERMISSION, INDEX_PERMISSION, Dataset, IndexingJob
 from search import serializers as s
 from search import services
 from search.services import CropNotFound, SearchInputError
@@ -67,6 +68,8 @@ def api_exception_handler(exc, context):
         return Response({"error": str(exc)}, status=exc.status)
     if isinstance(exc, CropNotFound):
         return Response({"error": str(exc)}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, IndexingUnavailable):  # no broker, no eager mode: says what to set
+        return Response({"error": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = exception_handler(exc, context)
     if response is not None:
         detail = exc.detail if isinstance(exc, APIException) else response.data
@@ -145,9 +148,9 @@ class CropView(SearchView):
     def patch(self, request: Request, crop_id: int) -> Response:
         """Curation: deactivate or reactivate a crop (indexing.change_crop)."""
         data = validated(s.CropActiveRequest, request.data)
-        if not indexing_services.set_crops_active(Crop.objects.filter(pk=crop_id), data["is_active"]):
+        crop = curation.set_crop_active(crop_id=crop_id, active=data["is_active"])
+        if crop is None:
             raise CropNotFound(f"There is no crop {crop_id}.")
-        crop = Crop.objects.select_related("image__dataset").get(pk=crop_id)
         return Response(s.SearchResultSerializer(services.to_result(crop, 1.0)).data)
 
     def get_permissions(self):
@@ -157,21 +160,17 @@ class CropView(SearchView):
 
 
 class SimilarView(SearchView):
-    @extend_schema(parameters=[OpenApiParameter("k", int)], responses={200: s.SimilarResponse, 404: s.ErrorResponse})
+    @extend_schema(parameters=[s.SimilarRequest], responses={200: s.SimilarResponse, 404: s.ErrorResponse})
     def get(self, request: Request, crop_id: int) -> Response:
-        k = request.query_params.get("k")
-        try:
-            k = int(k) if k is not None else None
-        except ValueError:
-            raise ValidationError({"k": "must be a whole number"}) from None
-        results = services.similar_to_crop(crop_id, k)
+        params = validated(s.SimilarRequest, request.query_params)
+        results = services.similar_to_crop(crop_id, params.get("k"))
         return Response(s.SimilarResponse({"crop_id": crop_id, "count": len(results), "results": results}).data)
 
 
 class DatasetListView(SearchView):
     @extend_schema(responses={200: s.DatasetSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        datasets = indexing_services.datasets_with_counts()
+        datasets = selectors.datasets_with_counts()
         return Response(s.DatasetSerializer(datasets, many=True, context={"request": request}).data)
 
 
@@ -180,12 +179,10 @@ class DatasetIndexView(APIView):
 
     permission_classes = [CanIndexDatasets]
 
-    @extend_schema(request=None, responses={202: s.IndexingJobSerializer})
+    @extend_schema(request=None, responses={202: s.IndexingJobSerializer, 503: s.ErrorResponse})
     def post(self, request: Request, dataset_id: int) -> Response:
-        from indexing.tasks import enqueue_dataset_indexing
-
         dataset = get_object_or_404(Dataset, pk=dataset_id)
-        job = enqueue_dataset_indexing(dataset)
+        job = jobs.enqueue_dataset_indexing(dataset)
         job.refresh_from_db()
         body = s.IndexingJobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import faiss
 from django.conf import settings
 
-from indexing import services as indexing_services
+from indexing import builds
 from indexing.models import IndexBuild
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LoadedIndex:
     build_id: int
-    kind: str
     max_crop_id: int
     index: faiss.Index
 
@@ -44,7 +43,7 @@ class IndexHolder:
         with self._lock:
             if time.monotonic() - self._checked_at < settings.SEARCH_INDEX_CHECK_SECONDS:
                 return  # another thread refreshed while we waited
-            newest = indexing_services.latest_ready_build()
+            newest = builds.latest_ready_build()
             self._checked_at = time.monotonic()
             if newest is None:
                 self._loaded = None
@@ -54,7 +53,7 @@ class IndexHolder:
     def _load(self, build: IndexBuild) -> LoadedIndex | None:
         started = time.perf_counter()
         try:
-            index = indexing_services.load_build(build)
+            index = builds.load_build(build)
         except (OSError, ValueError) as exc:
             # Keep serving the index we have (or pgvector alone) rather than failing searches.
             logger.error("Could not load index build %s: %s", build.pk, exc)
@@ -66,7 +65,7 @@ class IndexHolder:
             build.size,
             time.perf_counter() - started,
         )
-        return LoadedIndex(build.pk, build.kind, build.max_crop_id, index)
+        return LoadedIndex(build.pk, build.max_crop_id, index)
 
     def reset(self) -> None:
         with self._lock:

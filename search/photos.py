@@ -16,8 +16,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from indexing.services import PlannedCrop, plan_crops
-from indexing.vision.crops import CropPolicy, crop_box
+from indexing.vision.crops import CropPolicy, PlannedCrop, crop_box, plan_crops
 from indexing.vision.detector import get_detector
 from indexing.vision.embedder import get_embedder
 from indexing.vision.errors import ImageError, ModelLoadError

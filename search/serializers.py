@@ -50,6 +50,12 @@ class SearchImageRequest(serializers.Serializer):
     min_score = serializers.FloatField(required=False)
 
 
+class SimilarRequest(serializers.Serializer):
+    """The query string of "more like this"."""
+
+    k = serializers.IntegerField(required=False, help_text="Number of results (1..SEARCH_MAX_K).")
+
+
 class SearchResultSerializer(serializers.Serializer):
     crop_id = serializers.IntegerField()
     label = serializers.CharField()

@@ -21,7 +21,7 @@ from indexing.vectors import exact_nearest
 from indexing.vision.embedder import get_embedder
 from search import photos
 from search.errors import CropNotFound, PhotoNotSearchable, SearchInputError, UploadTooLarge
-from search.index_cache import index_holder
+from search.index_cache import LoadedIndex, index_holder
 from search.validation import (
     check_label_count,
     check_upload_size,
@@ -171,7 +171,7 @@ def search_vectors(
     """For each query vector, the ``k`` best active crops (label and score filters applied)."""
     loaded = index_holder.current()
     return [
-        search_one(vector, k, labels, min_score, loaded) if loaded else search_pgvector(vector, k, labels, min_score)
+        search_faiss(vector, k, labels, min_score, loaded) if loaded else search_pgvector(vector, k, labels, min_score)
         for vector in np.asarray(vectors, dtype=np.float32)
     ]
 
@@ -184,8 +184,8 @@ def search_pgvector(vector: np.ndarray, k: int, labels, min_score) -> list[Searc
     return [r for r in results if min_score is None or r.score >= min_score]
 
 
-def search_one(vector: np.ndarray, k: int, labels, min_score, loaded) -> list[SearchResult]:
-    """Index candidates + exact scores of newer crops, then checked against the database.
+def search_faiss(vector: np.ndarray, k: int, labels, min_score, loaded: LoadedIndex) -> list[SearchResult]:
+    """The loaded FAISS build's candidates + exact scores of newer crops, then checked against the database.
 
     Filters (label, inactive) can discard candidates, so fetch more than ``k`` and
     widen until ``k`` survive or the index has nothing more to give.

@@ -11,9 +11,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 from PIL import Image
 
-from indexing import services as indexing_services
-from indexing.models import IndexingJob, SourceImage
+from indexing import selectors
 from search import services
+from search.forms import SearchForm
 from search.services import CropNotFound, SearchInputError
 from search.throttle import throttle_page
 from visualsearch.access import sees_details
@@ -45,32 +45,20 @@ def error_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
     return render(request, "search/home.html", form_context(request, source=QueryDict(), error=message), status=status)
 
 
-def parse_k(raw: str | None) -> int | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise SearchInputError(
-            f"The number of results must be a whole number from 1 to {settings.SEARCH_MAX_K}."
-        ) from None
-
-
 @require_http_methods(["GET", "POST"])
 @throttle_page
 def results(request: HttpRequest) -> HttpResponse:
     """Text search by GET (?q=...), image search by POST (multipart ``image``)."""
-    source = request.POST if request.method == "POST" else request.GET
-    labels = source.getlist("labels") or None
+    form = SearchForm(request.POST if request.method == "POST" else request.GET)
     try:
-        k = parse_k(source.get("k"))
+        fields = form.parsed()
+        k, labels = fields["k"], fields["labels"]
         if request.method == "POST":
             data = services.read_upload(request.FILES.get("image"))
             found = services.search_image(data, k, labels, preview_side=PREVIEW_MAX_SIDE)
             context = form_context(request, image_search=found, preview=preview_data_url(found.preview), mode="image")
         else:
-            query = source.get("q", "")
-            found_text = services.search_text(query, k, labels)
+            found_text = services.search_text(fields["q"], k, labels)
             context = form_context(request, text_results=found_text, mode="text")
     except SearchInputError as exc:
         context = form_context(request, error=str(exc))
@@ -92,17 +80,10 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
         similar = services.similar_to_crop(crop_id, settings.SEARCH_DEFAULT_K)
     except CropNotFound as exc:
         raise Http404(str(exc)) from exc
-    image = SourceImage.objects.get(pk=crop.image_id)
+    image = selectors.source_image(crop.image_id)
     return render(request, "search/crop.html", {"crop": crop, "image": image, "similar": similar})
 
 
 def datasets(request: HttpRequest) -> HttpResponse:
-    rows = list(indexing_services.datasets_with_counts())
-    jobs = IndexingJob.objects.filter(dataset__in=rows).order_by("-created")
-    by_dataset: dict[int, list[IndexingJob]] = {}
-    for job in jobs:
-        by_dataset.setdefault(job.dataset_id, []).append(job)
-    for dataset in rows:
-        dataset.recent_jobs = by_dataset.get(dataset.pk, [])[:5]
-    context = {"datasets": rows, "show_details": sees_details(request.user)}
+    context = {"datasets": selectors.datasets_with_recent_jobs(), "show_details": sees_details(request.user)}
     return render(request, "search/datasets.html", context)

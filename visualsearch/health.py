@@ -32,9 +32,12 @@ def database_status() -> dict[str, Any]:
 
 def broker_status() -> dict[str, Any]:
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        return {"ok": True, "mode": "eager", "detail": "CELERY_BROKER_URL is unset: tasks run in-process"}
+        return {"ok": True, "mode": "eager", "detail": "CELERY_TASK_ALWAYS_EAGER is on: tasks run in-process"}
     from visualsearch.celery import app
 
+    if not app.conf.broker_url:
+        # Search needs no broker; the admin and the API refuse indexing with the reason (indexing.jobs).
+        return {"ok": True, "mode": "none", "detail": "CELERY_BROKER_URL is unset: indexing cannot be queued"}
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

@@ -94,13 +94,9 @@ TEMPLATES = [
 DATABASE_URL = env("DATABASE_URL", default="")
 # Without DATABASE_URL the project runs its own PostgreSQL + pgvector under var/pgdata.
 EMBEDDED_DATABASE_DIR = VAR_DIR / "pgdata" if not DATABASE_URL else None
-DATABASES = {
-    "default": database_settings(
-        DATABASE_URL,
-        EMBEDDED_DATABASE_DIR or VAR_DIR / "pgdata",
-        check=env.bool("DATABASE_STARTUP_CHECK", default=True),
-    )
-}
+# Connects to nothing: the backend starts the embedded server and checks the database on
+# the first connection, so commands without one (collectstatic in the image build) need none.
+DATABASES = {"default": database_settings(DATABASE_URL, VAR_DIR / "pgdata")}
 # Tests only: a test database name of their own, so two test runs on one server never collide.
 if env("DATABASE_TEST_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME")}
@@ -188,10 +184,13 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=40_000_000)
 
 # --- Celery -------------------------------------------------------------------
-# With no broker configured, tasks run eagerly in-process so the embedded
-# default (management commands, admin actions) still works on one machine.
+# Indexing queued by the admin and the API runs on workers reached through this broker.
+# Without one (and without eager mode) those requests are refused with the reason;
+# embed_and_index and search need no broker.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Run tasks inside the process that queues them: a whole indexing job inside one web
+# request. Only when asked for (manage.py demo asks when no broker is set; the tests do).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ACKS_LATE = True
@@ -220,9 +219,11 @@ DETECTOR_CLASSES = env.list(
     "DETECTOR_CLASSES",
     default=["person", "car", "cell phone", "laptop", "book", "handbag", "sports ball"],
 )
-# A local .pt path, or an official checkpoint name the yolov5 package downloads.
+# A local .pt path, an official checkpoint name (yolov5n/s/m/l/x.pt, downloaded once from the
+# YOLOv5 v7.0 release), or an MLflow URI (runs:/<run_id>/weights/best.pt, models:/<name>/<version>,
+# models:/<name>@<alias>); MLFLOW_RUN_ID overrides a value that is not an MLflow URI.
 DETECTOR_WEIGHTS = env("DETECTOR_WEIGHTS", default="yolov5s.pt")
-# Expected sha256 of the weights; empty = look for a SHA256SUMS file beside them.
+# Expected sha256 of the weights; empty = a SHA256SUMS file beside them, the official list or an MLflow run's record.
 DETECTOR_WEIGHTS_SHA256 = env("DETECTOR_WEIGHTS_SHA256", default="")
 # Weights whose sha256 matches nothing known (DETECTOR_WEIGHTS_SHA256, a SHA256SUMS file beside
 # them, an official YOLOv5 release asset, an MLflow run's record) are refused: unpickling runs any
@@ -260,7 +261,7 @@ ANN_HNSW_EF_SEARCH = env.int("ANN_HNSW_EF_SEARCH", default=128)
 ANN_IVF_NPROBE = env.int("ANN_IVF_NPROBE", default=32)
 # FAISS threads per search call (builds use all cores).
 ANN_SEARCH_THREADS = env.int("ANN_SEARCH_THREADS", default=1)
-# Build on GPU when asked for (embed_and_index --faiss-gpu) and faiss-gpu is installed.
+# Build indexes on GPU when faiss-gpu is installed (embed_and_index --faiss-gpu asks for one build).
 ANN_USE_GPU = env.bool("ANN_USE_GPU", default=False)
 # How many ready index builds to keep (older files are deleted).
 ANN_KEEP_BUILDS = env.int("ANN_KEEP_BUILDS", default=3)

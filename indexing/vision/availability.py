@@ -12,18 +12,20 @@ from pathlib import Path
 from django.conf import settings
 
 from indexing.vision.downloads import YOLOV5_RELEASES_URL, download_problem, hub_endpoint
-
-MLFLOW_PREFIXES = ("runs:/", "models:/")
+from indexing.vision.mlflow_weights import is_mlflow_uri, spec_from_settings
+from indexing.vision.weights import looks_like_path, official_cache_dir
 
 
 def detector_problem() -> str:
-    """ "" when the configured detector weights are on disk or can be fetched, else why not."""
-    spec = str(settings.DETECTOR_WEIGHTS).strip()
-    if not spec.startswith(MLFLOW_PREFIXES) and settings.MLFLOW_RUN_ID:
-        spec = f"runs:/{settings.MLFLOW_RUN_ID}/weights/best.pt"
+    """ "" when the configured detector weights are on disk or can be fetched, else why not.
+
+    The same rules as ``weights.resolve_detector_weights``, minus anything slow: no
+    MLflow call (the run's experiment is checked when the detector loads), no hashing.
+    """
+    spec = spec_from_settings()
     if not spec:
         return "DETECTOR_WEIGHTS is empty."
-    if spec.startswith(MLFLOW_PREFIXES):
+    if is_mlflow_uri(spec):
         uri = settings.MLFLOW_TRACKING_URI
         if uri.startswith(("http://", "https://")):
             return download_problem(uri, f"the detector weights {spec!r}")
@@ -31,9 +33,9 @@ def detector_problem() -> str:
     path = Path(spec).expanduser()
     if path.is_file():
         return ""
-    if "/" in spec or "\\" in spec or spec.startswith((".", "~")):
+    if looks_like_path(spec):
         return f"DETECTOR_WEIGHTS={spec!r} does not exist."
-    if (Path(settings.MODEL_CACHE_DIR) / "yolov5" / spec).is_file():
+    if (official_cache_dir() / spec).is_file():
         return ""
     return download_problem(YOLOV5_RELEASES_URL, f"the detector weights {spec!r}")
 

@@ -2,17 +2,25 @@
 
 Padding gives CLIP a little context around the object; the filters drop crops that
 are too small, too thin or too tiny a share of the photo to embed meaningfully.
+Indexing and query photos (search) plan their crops with the same plan_crops.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from PIL import Image
 
-Box = tuple[float, float, float, float]
+if TYPE_CHECKING:  # for the hints only: importing the detector module pulls in torch
+    from indexing.vision.detector import Detection
+
+# x1, y1, x2, y2 of a detection in source-image pixels (floats, before padding).
+DetectionBox = tuple[float, float, float, float]
+# left, top, right, bottom of a crop in whole pixels, right/bottom exclusive.
 PixelBox = tuple[int, int, int, int]
 
 
@@ -33,7 +41,7 @@ class CropPolicy:
         )
 
 
-def crop_box(box: Box, image_size: tuple[int, int], policy: CropPolicy | None = None) -> PixelBox | None:
+def crop_box(box: DetectionBox, image_size: tuple[int, int], policy: CropPolicy | None = None) -> PixelBox | None:
     """The integer pixel box (x1, y1, x2, y2), x2/y2 exclusive, to crop for ``box``.
 
     The box is padded, rounded outward and clamped to the image; None when the result
@@ -63,6 +71,26 @@ def crop_image(image: Image.Image, box: PixelBox) -> Image.Image:
     cropped = image.crop(box)
     cropped.load()
     return cropped
+
+
+@dataclass
+class PlannedCrop:
+    """A detection the policy keeps, with its pixels cut out (not yet embedded or stored)."""
+
+    label: str
+    confidence: float
+    box: DetectionBox
+    pixels: Image.Image
+
+
+def plan_crops(image: Image.Image, detections: Sequence[Detection], policy: CropPolicy) -> list[PlannedCrop]:
+    """The crops the policy keeps for one image's detections."""
+    planned = []
+    for detection in detections:
+        box = crop_box(detection.box, image.size, policy)
+        if box is not None:
+            planned.append(PlannedCrop(detection.label, detection.confidence, detection.box, crop_image(image, box)))
+    return planned
 
 
 def _clamp(value: int, low: int, high: int) -> int:

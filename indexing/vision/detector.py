@@ -2,7 +2,8 @@
 
 The checkpoint is loaded directly with torch (not ``yolov5.load``/AutoShape, whose
 ``torch.load`` defaults to weights_only=True on torch>=2.6 and fails), after its
-sha256 is checked. Pre/post-processing reuses yolov5's own letterbox, NMS and box
+sha256 is checked (``weights``); the yolov5 fixes it needs are in ``yolov5_env``.
+Pre/post-processing reuses yolov5's own letterbox, NMS and box
 scaling so results match the reference implementation.
 """
 
@@ -20,11 +21,12 @@ import torch
 from django.conf import settings
 from PIL import Image
 
+from indexing.vision.checksums import WeightsFile
 from indexing.vision.device import choose_device
 from indexing.vision.errors import ModelLoadError
-from indexing.vision.images import restore_pillow_open
 from indexing.vision.loading import LazyModel
-from indexing.vision.weights import WeightsFile, configured_weights_spec, resolve_detector_weights
+from indexing.vision.weights import configured_weights_spec, resolve_detector_weights
+from indexing.vision.yolov5_env import fix_checkpoint_model, make_checkpoints_loadable
 
 logger = logging.getLogger(__name__)
 
@@ -184,13 +186,7 @@ def map_classes(wanted: Sequence[str], names: dict[int, str] | Sequence[str]) ->
 
 def _load_checkpoint(weights: WeightsFile, device: torch.device) -> torch.nn.Module:
     """Unpickle a yolov5 checkpoint and apply the fixes yolov5's attempt_load applies."""
-    # Importing yolov5.models.yolo puts the yolov5 package root on sys.path, so the
-    # pickled ``models.yolo.DetectionModel`` class resolves.
-    import yolov5.models.yolo as yolo
-
-    restore_pillow_open()
-    from torch import nn
-
+    make_checkpoints_loadable()
     if not weights.verified:
         logger.warning(
             "Loading detector weights %s (sha256 %s) with no known checksum; unpickling runs code "
@@ -203,21 +199,7 @@ def _load_checkpoint(weights: WeightsFile, device: torch.device) -> torch.nn.Mod
         model = (checkpoint.get("ema") or checkpoint["model"]).float()
     except Exception as exc:
         raise ModelLoadError(f"Detector weights {weights.path} are not a yolov5 checkpoint: {exc}") from exc
-    if not hasattr(model, "stride"):
-        model.stride = torch.tensor([32.0])
-    if isinstance(getattr(model, "names", None), list | tuple):
-        model.names = dict(enumerate(model.names))
-    model = model.fuse().eval() if hasattr(model, "fuse") else model.eval()
-    for module in model.modules():
-        kind = type(module)
-        if kind in (nn.Hardswish, nn.LeakyReLU, nn.ReLU, nn.ReLU6, nn.SiLU, yolo.Detect, yolo.Model):
-            module.inplace = True  # torch 1.7.0 compatibility
-            if kind is yolo.Detect and not isinstance(module.anchor_grid, list):
-                delattr(module, "anchor_grid")
-                module.anchor_grid = [torch.zeros(1)] * module.nl
-        elif kind is nn.Upsample and not hasattr(module, "recompute_scale_factor"):
-            module.recompute_scale_factor = None  # torch 1.11.0 compatibility
-    return model.to(device)
+    return fix_checkpoint_model(model).to(device)
 
 
 _detector: LazyModel[Detector] = LazyModel(Detector)

@@ -16,7 +16,7 @@ from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
 from indexing.vision.errors import ImageError
-from indexing.vision.images import _pillow_open
+from indexing.vision.yolov5_env import pillow_open
 
 # Pillow format -> the extension a stored file gets. Only pixel formats that browsers
 # show as images and the pipeline decodes; no vector or document formats (SVG, EPS,
@@ -58,7 +58,7 @@ def identify_raster(data: bytes, name: str = "The file", max_pixels: int | None 
         with warnings.catch_warnings():
             # Pillow only warns up to twice its own limit; ours is checked below.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with _pillow_open()(io.BytesIO(data), formats=OPEN_FORMATS) as image:
+            with pillow_open()(io.BytesIO(data), formats=OPEN_FORMATS) as image:
                 kind, (width, height) = image.format, image.size
                 image.verify()
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:

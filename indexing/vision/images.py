@@ -13,10 +13,8 @@ EXIF rotation, which then works on the smaller RGB copy.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -26,13 +24,9 @@ from django.conf import settings
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from indexing.vision.errors import ImageError
+from indexing.vision.yolov5_env import pillow_open
 
 logger = logging.getLogger(__name__)
-
-
-def restore_pillow_open() -> None:
-    """Undo ultralytics' patch of ``PIL.Image.open`` (call after importing yolov5)."""
-    Image.open = _pillow_open()
 
 
 ImageSource = bytes | bytearray | str | Path | BinaryIO
@@ -58,10 +52,6 @@ _TRANSPOSES = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-
-def sha256_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def load_image(source: ImageSource, *, max_pixels: int | None = None, name: str | None = None) -> Image.Image:
@@ -114,9 +104,9 @@ def check_shape(size: tuple[int, int], name: str, max_pixels: int) -> None:
 
 
 def _open(stream: BinaryIO, name: str) -> Image.Image:
-    """Pillow's lazy open: reads the header only."""
+    """Pillow's lazy open: reads the header only (Pillow's own, even when ultralytics patched it)."""
     try:
-        return _pillow_open()(stream)
+        return pillow_open()(stream)
     except (UnidentifiedImageError, ImportError) as exc:
         raise ImageError(f"{name} is not an image file Pillow can read.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -148,19 +138,6 @@ def _open_stream(source: ImageSource) -> tuple[BinaryIO, str]:
     if not data:
         raise ImageError(f"{name} is empty (0 bytes).")
     return io.BytesIO(data), name
-
-
-def _pillow_open():
-    """Pillow's own Image.open.
-
-    ultralytics (imported by yolov5) replaces Image.open with a wrapper that, on any
-    unidentified file, tries to pip-install pi-heif; a bad upload must not do that.
-    """
-    opener = Image.open
-    if opener.__module__ != Image.__name__:
-        patches = sys.modules.get("ultralytics.utils.patches")
-        opener = getattr(patches, "_image_open", opener)
-    return opener
 
 
 def _orientation(image: Image.Image) -> int:

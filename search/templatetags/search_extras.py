@@ -20,6 +20,7 @@ def percent_box(box, width: float, height: float, caption: str) -> dict:
 
 @register.simple_tag
 def query_boxes(image_search) -> list[dict]:
+    """The objects found in a query photo, numbered, drawn over it (results page)."""
     if image_search.whole_image:
         return []
     return [
@@ -29,7 +30,8 @@ def query_boxes(image_search) -> list[dict]:
 
 
 @register.simple_tag
-def crop_box(crop, image) -> list[dict]:
+def crop_overlay_boxes(crop, image) -> list[dict]:
+    """The crop's box drawn over its source photo (crop page)."""
     if not image.width or not image.height:
         return []
     return [percent_box(crop.box, image.width, image.height, crop.label)]

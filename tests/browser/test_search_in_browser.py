@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from indexing import services as indexing_services
+from indexing import builds
 from tests.search.conftest import index_files
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -24,7 +24,7 @@ def indexed_files(transactional_db, real_models, coco_subset_files) -> list[Path
     """Indexed before the browser starts: Playwright's event loop forbids ORM calls in this thread."""
     files = coco_subset_files[:6]
     index_files(files)
-    indexing_services.build_index()
+    builds.publish_build()
     return files
 
 

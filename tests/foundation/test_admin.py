@@ -99,19 +99,19 @@ def test_photos_uploaded_into_a_dataset_are_indexed(
 def test_index_and_rebuild_actions_queue_the_work(
     admin_client, real_models, coco_subset_files, django_capture_on_commit_callbacks
 ):
-    from indexing import services
+    from indexing import builds, ingest
 
     dataset = make_dataset("pending")
     for path in coco_subset_files[:1]:
-        services.ingest_image(dataset, path.name, path.read_bytes(), "train")
+        ingest.ingest_image(dataset, path.name, path.read_bytes(), "train")
     url = reverse("admin:indexing_dataset_changelist")
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(url, {"action": "index_dataset", "_selected_action": [dataset.pk]})
     assert IndexingJob.objects.get(dataset=dataset).status == "done"
     # Finishing the job published a build; the action publishes a newer one.
-    first = services.latest_ready_build()
+    first = builds.latest_ready_build()
     assert first is not None
     admin_client.post(url, {"action": "rebuild_index", "_selected_action": [dataset.pk]})
-    build = services.latest_ready_build()
+    build = builds.latest_ready_build()
     assert build.pk != first.pk
     assert build.size == Crop.objects.filter(is_active=True).count()

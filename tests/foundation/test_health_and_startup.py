@@ -1,4 +1,9 @@
-"""/healthz, and the one-sentence start-up errors for a bad database setting."""
+"""/healthz, and the one-sentence errors for a bad database setting on the first connection.
+
+Importing the settings connects to nothing; the first connection (here `manage.py check
+--database default`, which connects; `migrate` does too) starts the embedded server or
+checks DATABASE_URL, and a database that cannot be used stops the command in one sentence.
+"""
 
 from __future__ import annotations
 
@@ -105,11 +110,20 @@ def test_healthz_finds_local_models_without_loading_them(admin_client, settings,
     assert _detector._instance is None  # nothing was loaded to answer
 
 
-def manage_check(database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+
+
+def manage_check(database_url: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py check --database default`: the database checks connect, plain `check` does not."""
+    return manage("check", "--database", "default", DATABASE_URL=database_url)
 
 
 def last_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -129,9 +143,31 @@ def test_missing_database_fails_at_startup_naming_the_setting():
 
 
 def test_unreachable_database_fails_at_startup_naming_the_setting():
-    result = manage_check("postgresql://postgres@127.0.0.1:9/visualsearch")
+    url = "postgresql://postgres@127.0.0.1:9/visualsearch"
+    # Settings alone never connect: commands that need no database run without one.
+    assert manage("check", DATABASE_URL=url).returncode == 0
+    result = manage_check(url)
     assert result.returncode != 0
     assert "The database named by DATABASE_URL cannot be reached" in last_line(result)
+
+
+def test_embedded_database_starts_on_first_connection_not_on_import(tmp_path):
+    env = {"DATABASE_URL": "", "VISUALSEARCH_VAR_DIR": str(tmp_path / "var")}
+    pgdata = tmp_path / "var" / "pgdata"
+    checked = manage("check", **env)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    assert not pgdata.exists(), "importing the settings started the embedded PostgreSQL"
+    try:
+        connected = manage("check", "--database", "default", **env)
+        assert connected.returncode == 0, connected.stderr[-3000:]
+        server_pid = (pgdata / "postmaster.pid").read_text().splitlines()[0]
+        # The server outlives that command; the next one reuses it rather than starting another.
+        url = manage("embedded_db", "url", **env)
+        assert url.returncode == 0 and url.stdout.startswith("postgresql://"), url.stderr[-3000:]
+        assert (pgdata / "postmaster.pid").read_text().splitlines()[0] == server_pid
+    finally:
+        if pgdata.exists():
+            manage("embedded_db", "stop", **env)
 
 
 def test_postgres_without_pgvector_fails_at_startup_naming_the_setting():

@@ -55,6 +55,8 @@ def worker_env(broker, media_root, index_root, yolov5n_weights, test_clip_dir, t
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "CELERY_BROKER_URL": broker,
+        # The tests' own default is eager (pyproject.toml); a worker queues its batches to the broker.
+        "CELERY_TASK_ALWAYS_EAGER": "false",
         "MEDIA_ROOT": str(media_root),
         "INDEX_ROOT": str(index_root),
         "DETECTOR_WEIGHTS": str(yolov5n_weights),

@@ -78,7 +78,7 @@ def test_indexing_is_queued_only_after_the_upload_commits(admin_client, coco_sub
         finally:
             other.close()
 
-    monkeypatch.setattr(tasks.index_dataset, "delay", delay)
+    monkeypatch.setattr(tasks.index_job_task, "delay", delay)
     dataset = make_dataset("uploads")
     files = [SimpleUploadedFile(p.name, p.read_bytes(), "image/jpeg") for p in coco_subset_files[:2]]
     response = upload(dataset, files, admin_client)

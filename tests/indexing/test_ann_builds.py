@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexing import ann, services
+from indexing import ann
+from indexing.builds import index_is_current, latest_ready_build, load_build, publish_build
 from indexing.models import Crop, IndexBuild
 from indexing.vectors import exact_nearest
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
@@ -25,8 +26,8 @@ def pgvector_exact_top10(query: np.ndarray) -> list[tuple[int, float]]:
 
 
 def test_flat_build_matches_pgvector_exact_top10(crops):
-    build = services.build_index("Flat")
-    index = services.load_build(build)
+    build = publish_build("Flat")
+    index = load_build(build)
     for query in unit_vectors(20, seed=8):
         scores, ids = ann.search(index, query, 10)
         expected = pgvector_exact_top10(query)
@@ -36,39 +37,39 @@ def test_flat_build_matches_pgvector_exact_top10(crops):
 
 def test_only_active_crops_are_indexed(crops):
     Crop.objects.filter(pk__in=[c.pk for c in crops[:10]]).update(is_active=False)
-    build = services.build_index()
-    index = services.load_build(build)
+    build = publish_build()
+    index = load_build(build)
     assert build.size == index.ntotal == len(crops) - 10
     _, ids = ann.search(index, np.asarray(crops[0].embedding, dtype=np.float32), 5)
     assert crops[0].pk not in set(ids[0])
 
 
 def test_a_failed_build_leaves_the_previous_one_in_service(crops, monkeypatch):
-    good = services.build_index()
+    good = publish_build()
 
     def crash(index):
         raise MemoryError("simulated crash while serializing")
 
     monkeypatch.setattr(ann, "serialize", crash)
     with pytest.raises(MemoryError):
-        services.build_index()
+        publish_build()
     failed = IndexBuild.objects.exclude(pk=good.pk).get()
     assert failed.status == IndexBuild.Status.FAILED and "simulated crash" in failed.error
     assert not failed.file
-    assert services.latest_ready_build() == good
+    assert latest_ready_build() == good
 
 
 def test_a_corrupt_build_file_is_refused(crops):
-    build = services.build_index()
+    build = publish_build()
     with build.file.open("wb") as handle:
         handle.write(b"garbage")
     with pytest.raises(ValueError, match="corrupt"):
-        services.load_build(build)
+        load_build(build)
 
 
 def test_old_builds_are_pruned_with_their_files(crops, settings):
     settings.ANN_KEEP_BUILDS = 2
-    builds = [services.build_index() for _ in range(4)]
+    builds = [publish_build() for _ in range(4)]
     kept = set(IndexBuild.objects.values_list("pk", flat=True))
     assert kept == {builds[-1].pk, builds[-2].pk}
     from django.core.files.storage import storages
@@ -85,7 +86,7 @@ def test_builds_made_before_private_storage_move_out_of_public_media(crops, sett
     from django.apps import apps
     from django.core.files.storage import default_storage
 
-    build = services.build_index("Flat")
+    build = publish_build("Flat")
     name = build.file.name
     old = Path(settings.MEDIA_ROOT) / name  # where builds used to be written
     old.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +98,7 @@ def test_builds_made_before_private_storage_move_out_of_public_media(crops, sett
 
     assert not default_storage.exists(name) and not old.exists()
     build.refresh_from_db()
-    assert services.load_build(build).ntotal == len(crops)
+    assert load_build(build).ntotal == len(crops)
 
 
 def test_kind_is_chosen_by_size(settings):
@@ -114,22 +115,54 @@ def test_approximate_kinds_find_most_exact_neighbours(crops):
     vectors = np.asarray([c.embedding for c in crops], dtype=np.float32)
     ids = np.asarray([c.pk for c in crops])
     queries = vectors[:20] + 0.05 * unit_vectors(20, seed=9)
-    _, truth = ann.search(ann.build_index(vectors, ids, "Flat"), queries, 10)
+    _, truth = ann.search(ann.make_index(vectors, ids, "Flat"), queries, 10)
     for kind in ("HNSW32", "IVF16,SQ8"):
-        _, found = ann.search(ann.build_index(vectors, ids, kind), queries, 10)
+        _, found = ann.search(ann.make_index(vectors, ids, kind), queries, 10)
         recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
         assert recall >= 0.9, (kind, recall)
 
 
-def test_gpu_request_without_gpu_builds_on_cpu_and_says_so(crops, caplog):
-    build = services.build_index("Flat", use_gpu=True)
+def test_gpu_request_without_gpu_builds_on_cpu_and_says_so(crops, caplog, monkeypatch):
+    import faiss
+
+    query = unit_vectors(1, seed=8)[0]
+    expected = [pk for pk, _ in pgvector_exact_top10(query)]
+
+    # Without a GPU (made so here, whatever this machine has): built on the CPU, and said.
+    with monkeypatch.context() as no_gpu:
+        no_gpu.setattr(ann, "gpu_available", lambda: False)
+        build = publish_build("Flat", use_gpu=True)
     assert build.status == IndexBuild.Status.READY
+    assert "no FAISS GPU support" in caplog.text and "building Flat on CPU" in caplog.text
+    assert list(ann.search(load_build(build), query, 10)[1][0]) == expected
+
     if not ann.gpu_available():
-        assert "no FAISS GPU support" in caplog.text
+        pytest.skip("CPU fallback checked; the GPU build itself did not run: no GPU visible to FAISS")
+    # Every move of the index to the GPU and back: proof that the build really ran there.
+    moves: list[str] = []
+    to_gpu, to_cpu = faiss.index_cpu_to_gpu, faiss.index_gpu_to_cpu
+
+    def spy_to_gpu(*args: object) -> object:
+        moves.append("to GPU")
+        return to_gpu(*args)
+
+    def spy_to_cpu(*args: object) -> object:
+        moves.append("to CPU")
+        return to_cpu(*args)
+
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", spy_to_gpu)
+    monkeypatch.setattr(faiss, "index_gpu_to_cpu", spy_to_cpu)
+    caplog.clear()
+    build = publish_build("Flat", use_gpu=True)
+    assert build.status == IndexBuild.Status.READY
+    assert moves == ["to GPU", "to CPU"], moves
+    assert "on CPU" not in caplog.text
+    # What the GPU built finds what PostgreSQL finds.
+    assert list(ann.search(load_build(build), query, 10)[1][0]) == expected
 
 
 def test_index_is_current_until_crops_change(crops):
-    services.build_index()
-    assert services.index_is_current()
+    publish_build()
+    assert index_is_current()
     Crop.objects.filter(pk=crops[0].pk).update(is_active=False)
-    assert not services.index_is_current()
+    assert not index_is_current()

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from indexing import services
+from indexing import builds
+from indexing.ingest import dataset_image_files, ingest_files
+from indexing.jobs import enqueue_dataset_indexing
 from indexing.models import Crop, IndexBuild, IndexingJob, SourceImage
-from indexing.tasks import enqueue_dataset_indexing
-from indexing.vision.crops import CropPolicy
+from indexing.vision.crops import CropPolicy, plan_crops
 from indexing.vision.detector import get_detector
 from indexing.vision.images import load_image
 from tests.factories import make_dataset
@@ -28,7 +29,7 @@ def expected_crops(files: list[Path]) -> dict[str, Counter]:
     expected = {}
     for path in files:
         image = load_image(path.read_bytes())
-        crops = services.plan_crops(image, detector.detect([image])[0], policy)
+        crops = plan_crops(image, detector.detect([image])[0], policy)
         expected[path.name] = Counter(crop.label for crop in crops)
     return expected
 
@@ -48,8 +49,8 @@ def job_done(job: IndexingJob) -> bool:
 
 def ingest(folder: Path):
     dataset = make_dataset("photos")
-    files = services.dataset_image_files(folder)
-    services.ingest_files(dataset, files)
+    files = dataset_image_files(folder)
+    ingest_files(dataset, files)
     return dataset, [path for path, _ in files]
 
 
@@ -73,7 +74,7 @@ def test_worker_indexes_a_dataset_and_a_rerun_adds_nothing(dataset_folder, start
     build = IndexBuild.objects.get(status="ready")
     assert build.size == Crop.objects.count()
     # Web processes read what the worker wrote, from the private index folder (INDEX_ROOT).
-    assert services.load_build(build).ntotal == build.size
+    assert builds.load_build(build).ntotal == build.size
 
     crops_before = Crop.objects.count()
     rerun = enqueue_dataset_indexing(dataset)
@@ -103,19 +104,27 @@ def test_a_corrupt_image_fails_alone(dataset_folder, start_worker):
 
 
 def test_a_killed_worker_resumes_without_duplicates(dataset_folder, start_worker):
+    from django.db import transaction
+
     dataset, files = ingest(dataset_folder)
-    worker = start_worker()
     job = enqueue_dataset_indexing(dataset, rebuild_index=False)
-
-    def some_but_not_all_done() -> bool:
-        done = SourceImage.objects.filter(status=SourceImage.Status.DONE).count()
-        assert done < len(files), "the worker finished before it could be killed; use more images"
-        return done >= 1
-
-    wait_for(some_but_not_all_done, JOB_TIMEOUT_S, "the first batch", worker)
-    worker.kill()
-    done_at_crash = SourceImage.objects.filter(status=SourceImage.Status.DONE).count()
-    assert done_at_crash < len(files)
+    first, *others = SourceImage.objects.order_by("id").values_list("pk", flat=True)
+    # The worker takes images in id order and marks each done under its row lock. Holding the
+    # locks of all but the first parks it right after committing the first image, in the middle
+    # of its first batch, however fast the machine: it is killed there, with work half done.
+    with transaction.atomic():
+        list(SourceImage.objects.select_for_update().filter(pk__in=others).values_list("pk", flat=True))
+        worker = start_worker()
+        # Each poll is its own statement, so it sees what the worker commits (READ COMMITTED).
+        wait_for(
+            lambda: SourceImage.objects.filter(pk=first, status="done").exists(),
+            JOB_TIMEOUT_S,
+            "the first image",
+            worker,
+        )
+        worker.kill()
+    assert list(SourceImage.objects.filter(status=SourceImage.Status.DONE).values_list("pk", flat=True)) == [first]
+    crops_at_crash = set(Crop.objects.values_list("pk", flat=True))
 
     restarted = start_worker()
     wait_for(lambda: job_done(job), JOB_TIMEOUT_S, "the job after restart", restarted)
@@ -124,6 +133,8 @@ def test_a_killed_worker_resumes_without_duplicates(dataset_folder, start_worker
     assert job.processed_images == job.total_images == len(files)
     expected = expected_crops(files)
     assert stored_crops() == {name: labels for name, labels in expected.items() if labels}
+    # The image done before the crash kept its crops: the redelivered batch skipped it.
+    assert set(Crop.objects.filter(image_id=first).values_list("pk", flat=True)) == crops_at_crash
     # Exactly once: no two crops of an image share a box.
     boxes = Crop.objects.values_list("image_id", "x1", "y1", "x2", "y2")
     assert len(set(boxes)) == len(boxes)

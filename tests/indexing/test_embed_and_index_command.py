@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from indexing import services
+from indexing import ingest, pipeline
 from indexing.models import Crop, Dataset, IndexBuild, SourceImage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("real_models")]
@@ -42,19 +42,20 @@ def test_index_then_rerun_adds_nothing_and_says_so(small_folder):
 
 def test_a_run_stopped_halfway_resumes_without_duplicates(small_folder):
     # What a run killed after its first batch leaves: all photos stored, two processed.
-    dataset = services.dataset_for_path(small_folder)
-    services.ingest_files(dataset, services.dataset_image_files(small_folder))
-    services.process_images(services.pending_image_ids(dataset)[:2])
+    dataset = ingest.dataset_for_path(small_folder)
+    ingest.ingest_files(dataset, ingest.dataset_image_files(small_folder))
+    pipeline.process_images(ingest.pending_image_ids(dataset)[:2])
     done_before = set(SourceImage.objects.filter(status="done").values_list("pk", flat=True))
-    crops_before = Crop.objects.count()
+    crops_before = set(Crop.objects.values_list("pk", flat=True))
+    assert len(done_before) == 2 and crops_before, "the first batch must have stored crops to compare"
 
     output = run(small_folder)
     assert "0 new image(s), 4 already stored; 2 to process" in output
     assert SourceImage.objects.filter(status="done").count() == 4
-    assert set(Crop.objects.filter(image_id__in=done_before).values_list("pk", flat=True)) <= set(
-        Crop.objects.values_list("pk", flat=True)
-    )
-    assert Crop.objects.filter(image_id__in=done_before).count() == crops_before
+    # The photos done before are left alone: the very same crop rows, none deleted, none added.
+    assert set(Crop.objects.filter(image_id__in=done_before).values_list("pk", flat=True)) == crops_before
+    # The rest were processed by this run: they have crops of their own now.
+    assert Crop.objects.exclude(image_id__in=done_before).exists()
     boxes = Crop.objects.values_list("image_id", "x1", "y1", "x2", "y2")
     assert len(set(boxes)) == len(boxes)
     assert Dataset.objects.count() == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.files.base import ContentFile
 
-from indexing import services
+from indexing import ingest, jobs
 from indexing.models import IndexingJob, SourceImage
 from tests.bad_files import encoded, photo_like, refused_uploads
 from tests.factories import make_dataset
@@ -31,14 +31,14 @@ def good(db, coco_subset_files: list[Path]) -> list[Path]:
 
 
 def run(dataset) -> IndexingJob:
-    job, ids = services.create_job(dataset)
-    return services.run_job(job, ids, batch_size=len(ids))  # everything in one batch
+    job, ids = jobs.create_job(dataset)
+    return jobs.run_job(job, ids, batch_size=len(ids))  # everything in one batch
 
 
 def test_bad_files_fail_alone_in_a_batch_of_good_photos(good, real_models):
     dataset = make_dataset()
     for path in good:
-        services.ingest_image(dataset, path.name, path.read_bytes(), "train")
+        ingest.ingest_image(dataset, path.name, path.read_bytes(), "train")
     for case in BAD_CASES:
         stored(dataset, BAD[case].name, BAD[case].data)
 
@@ -69,8 +69,8 @@ def test_a_model_failing_on_one_photo_fails_that_photo_only(good, real_models, m
     monkeypatch.setattr(Detector, "_detect_batch", fails_on_the_odd_photo)
     dataset = make_dataset()
     for path in good:
-        services.ingest_image(dataset, path.name, path.read_bytes(), "train")
-    services.ingest_image(dataset, "odd.jpg", encoded(photo_like(*odd_size), "JPEG"), "train")
+        ingest.ingest_image(dataset, path.name, path.read_bytes(), "train")
+    ingest.ingest_image(dataset, "odd.jpg", encoded(photo_like(*odd_size), "JPEG"), "train")
 
     job = run(dataset)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexing import services
+from indexing import ingest
 from indexing.models import SourceImage
 from indexing.vision.errors import ImageError
 from tests.factories import make_dataset
@@ -29,7 +29,7 @@ def photo(coco_subset_files: list[Path]) -> bytes:
 
 def test_a_photo_is_stored_under_its_checksum_and_decoded_format(photo, media_root):
     dataset = make_dataset()
-    image, created = services.ingest_image(dataset, "holiday.html", photo, "train")
+    image, created = ingest.ingest_image(dataset, "holiday.html", photo, "train")
     digest = hashlib.sha256(photo).hexdigest()
     assert created
     assert Path(image.file.name).name == f"{digest}.jpg"  # never the uploader's ".html"
@@ -43,7 +43,7 @@ def test_anything_but_a_photo_is_refused_and_nothing_is_stored(data, name, media
     dataset = make_dataset()
     before = stored_files(media_root)
     with pytest.raises(ImageError, match=name):
-        services.ingest_image(dataset, name, data)
+        ingest.ingest_image(dataset, name, data)
     assert not SourceImage.objects.filter(dataset=dataset).exists()
     assert stored_files(media_root) == before
 
@@ -55,7 +55,7 @@ def test_folder_indexing_skips_non_images_with_a_reason(tmp_path, coco_subset_fi
     (folder / "b.jpg").write_bytes(HTML)  # an image extension does not make an image
     dataset = make_dataset()
 
-    result = services.ingest_files(dataset, services.dataset_image_files(folder))
+    result = ingest.ingest_files(dataset, ingest.dataset_image_files(folder))
 
     assert (result.added, result.existing) == (1, 0)
     assert list(result.refused) == [str(folder / "b.jpg")]

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from mlflow import MlflowClient
 
-from indexing import services
+from indexing import ingest, jobs
 from indexing.models import Crop, Dataset
 from mlops.retrieval import RetrievalEvaluationError, evaluate_retrieval, find_dataset, parse_ks
 
@@ -21,9 +21,9 @@ KS = (1, 5, 10)
 def indexed_dataset(db, real_models, coco_subset_files: list[Path]) -> Dataset:
     dataset = Dataset.objects.create(name="retrieval-sample", version="version_1", split_names=["train", "test"])
     files = [(path, "train") for path in coco_subset_files[:5]] + [(path, "test") for path in coco_subset_files[5:8]]
-    services.ingest_files(dataset, files)
-    job, ids = services.create_job(dataset)
-    services.run_job(job, ids)
+    ingest.ingest_files(dataset, files)
+    job, ids = jobs.create_job(dataset)
+    jobs.run_job(job, ids)
     return dataset
 
 

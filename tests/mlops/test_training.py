@@ -15,13 +15,21 @@ from django.test import override_settings
 from mlflow import MlflowClient
 
 from indexing.datasets import extract_coco_subset
+from indexing.vision.checksums import WeightsError, file_sha256
 from indexing.vision.detector import Detector, get_detector, reset_detector
 from indexing.vision.errors import ModelLoadError
+from indexing.vision.mlflow_weights import fetch_mlflow_weights, weights_from_env
+from indexing.vision.yolov5_env import full_checkpoint_loading
 from mlops.evaluation import evaluate_detector
 from mlops.tracking import get_or_create_experiment
-from mlops.training import TrainConfig, TrainingError, TrainingTerminated, tracked_run, train_detector
-from mlops.weights import WeightsError, fetch_mlflow_weights, weights_from_env
-from mlops.yolov5_env import UntrustedWeightsError, full_checkpoint_loading, sha256_of, verify_checkpoint
+from mlops.training import (
+    TrainConfig,
+    TrainingError,
+    TrainingTerminated,
+    resolve_initial_weights,
+    tracked_run,
+    train_detector,
+)
 
 # Every test here is a database test, so pytest-django (which runs database tests first) keeps
 # them together and the module-scoped training below happens once, not once per group.
@@ -90,7 +98,7 @@ def test_training_is_tracked_in_one_finished_run(trained: Trained) -> None:
     assert {"weights/best.pt", "weights/last.pt"} <= weights
     assert {"confusion_matrix.png", "results.png"} <= artifacts
     assert "dataset/manifest.json" in dataset
-    assert run.data.tags["best_sha256"] == sha256_of(trained.best)
+    assert run.data.tags["best_sha256"] == file_sha256(trained.best)
 
     version = trained.client.get_model_version("detector-test", "1")
     assert version.run_id == trained.run_id
@@ -100,11 +108,11 @@ def test_weights_are_fetched_once_and_refetched_when_tampered(
     trained: Trained, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     uri = f"runs:/{trained.run_id}/weights/best.pt"
-    expected = sha256_of(trained.best)
+    expected = file_sha256(trained.best)
     with override_settings(MLFLOW_TRACKING_URI=tracking_uri_of(trained), MODEL_CACHE_DIR=tmp_path):
-        caplog.set_level(logging.INFO, logger="mlops.weights")
+        caplog.set_level(logging.INFO, logger="indexing.vision.mlflow_weights")
         path = fetch_mlflow_weights(uri)
-        assert path.is_relative_to(tmp_path / "mlflow") and sha256_of(path) == expected
+        assert path.is_relative_to(tmp_path / "mlflow") and file_sha256(path) == expected
         assert "downloaded" in caplog.text
         mtime = path.stat().st_mtime_ns
 
@@ -122,7 +130,7 @@ def test_weights_are_fetched_once_and_refetched_when_tampered(
         caplog.clear()
         assert fetch_mlflow_weights(uri) == path
         assert "tampered" in caplog.text and "downloaded" in caplog.text
-        assert sha256_of(path) == expected
+        assert file_sha256(path) == expected
 
 
 def tracking_uri_of(trained: Trained) -> str:
@@ -170,7 +178,7 @@ def test_evaluation_logs_what_yolov5_val_returns(trained: Trained) -> None:
 
     import yolov5.val
 
-    with full_checkpoint_loading(trained.best, sha256_of(trained.best)):
+    with full_checkpoint_loading(trained.best, file_sha256(trained.best)):
         printed, _, map50s, _ = yolov5.val.run(
             data=str(trained.data),
             weights=str(trained.best),
@@ -209,14 +217,21 @@ def test_weights_from_env_precedence(trained: Trained, settings: object) -> None
     assert weights_from_env() == "weights/yolov5s.pt"
 
 
-def test_unverifiable_checkpoints_are_refused(tmp_path: Path, yolov5n_weights: Path) -> None:
-    assert verify_checkpoint(yolov5n_weights) == sha256_of(yolov5n_weights)  # listed in SHA256SUMS
+def test_unverifiable_checkpoints_are_refused(tmp_path: Path, yolov5n_weights: Path, settings: object) -> None:
+    # The serving switch does not reach training: yolov5 unpickles starting weights unchecked.
+    settings.DETECTOR_ALLOW_UNVERIFIED_WEIGHTS = True
+    assert resolve_initial_weights(str(yolov5n_weights)).sha256 == file_sha256(yolov5n_weights)  # in SHA256SUMS
+    official = tmp_path / "official.pt"  # the serving rule: an official file is known by its bytes
+    official.write_bytes(yolov5n_weights.read_bytes())
+    assert resolve_initial_weights(str(official)).verified
+    with pytest.raises(WeightsError, match="expected"):
+        resolve_initial_weights(str(official), "0" * 64)
     copy = tmp_path / "yolov5n.pt"
-    copy.write_bytes(yolov5n_weights.read_bytes())
-    with pytest.raises(UntrustedWeightsError, match="No checksum"):
-        verify_checkpoint(copy)
-    with pytest.raises(UntrustedWeightsError, match="expected"):
-        verify_checkpoint(copy, expected="0" * 64)
+    copy.write_bytes(yolov5n_weights.read_bytes() + b"\0")
+    with pytest.raises(WeightsError, match="match no known checksum.*--weights-sha256="):
+        resolve_initial_weights(str(copy))
+    with pytest.raises(WeightsError, match=r"--weights='\./missing\.pt' does not exist"):
+        resolve_initial_weights("./missing.pt")
 
 
 @pytest.fixture
@@ -240,7 +255,7 @@ def test_detector_serves_mlflow_weights_downloaded_once(
 
     uri = f"runs:/{trained.run_id}/weights/best.pt"
     best_sha256 = trained.client.get_run(trained.run_id).data.tags["best_sha256"]
-    caplog.set_level(logging.INFO, logger="mlops.weights")
+    caplog.set_level(logging.INFO, logger="indexing.vision.mlflow_weights")
 
     # The 1-epoch 160 px model is barely trained: a low threshold still exercises the whole path.
     detector = Detector(weights=uri, confidence=0.001, max_detections=5, image_size=160)
@@ -275,14 +290,14 @@ def test_detector_serves_mlflow_weights_downloaded_once(
     caplog.clear()
     healed = Detector(weights=uri, image_size=160)
     assert "tampered" in caplog.text and "downloaded" in caplog.text
-    assert healed.weights.sha256 == best_sha256 == sha256_of(healed.weights.path)
+    assert healed.weights.sha256 == best_sha256 == file_sha256(healed.weights.path)
 
 
 def test_detector_weights_from_settings(
     trained: Trained, served: Path, settings: object, yolov5n_weights: Path
 ) -> None:
     uri = f"runs:/{trained.run_id}/weights/best.pt"
-    best_sha256 = sha256_of(trained.best)
+    best_sha256 = file_sha256(trained.best)
     settings.DETECTOR_IMAGE_SIZE = 160
 
     settings.DETECTOR_WEIGHTS = uri
@@ -290,14 +305,14 @@ def test_detector_weights_from_settings(
 
     # MLFLOW_RUN_ID replaces a local DETECTOR_WEIGHTS, whose pinned checksum then does not apply.
     settings.DETECTOR_WEIGHTS = str(yolov5n_weights)
-    settings.DETECTOR_WEIGHTS_SHA256 = sha256_of(yolov5n_weights)
+    settings.DETECTOR_WEIGHTS_SHA256 = file_sha256(yolov5n_weights)
     settings.MLFLOW_RUN_ID = trained.run_id
     reset_detector()
     assert get_detector().weights.name == uri and get_detector().weights.verified
 
     settings.MLFLOW_RUN_ID = ""
     reset_detector()
-    assert get_detector().version == f"yolov5n.pt@{sha256_of(yolov5n_weights)[:12]}"
+    assert get_detector().version == f"yolov5n.pt@{file_sha256(yolov5n_weights)[:12]}"
 
     # A checksum pinned for an MLflow DETECTOR_WEIGHTS must match the run's.
     settings.DETECTOR_WEIGHTS = uri
@@ -316,7 +331,7 @@ def test_detector_weights_from_settings(
 def test_crops_record_the_mlflow_weights_that_found_them(
     trained: Trained, real_models: None, served: Path, settings: object, coco_subset_files: list[Path]
 ) -> None:
-    from indexing import services
+    from indexing import ingest, jobs
     from indexing.models import Crop, Dataset
 
     uri = f"runs:/{trained.run_id}/weights/best.pt"
@@ -330,8 +345,8 @@ def test_crops_record_the_mlflow_weights_that_found_them(
     settings.CROP_MAX_ASPECT = 100.0
     reset_detector()
     dataset = Dataset.objects.create(name="mlflow-served", version="version_1")
-    services.ingest_files(dataset, [(coco_subset_files[0], "train")])
-    job, ids = services.create_job(dataset)
-    services.run_job(job, ids)
+    ingest.ingest_files(dataset, [(coco_subset_files[0], "train")])
+    job, ids = jobs.create_job(dataset)
+    jobs.run_job(job, ids)
     versions = set(Crop.objects.filter(image__dataset=dataset).values_list("detector_version", flat=True))
-    assert versions == {f"{uri}@{sha256_of(trained.best)[:12]}"}
+    assert versions == {f"{uri}@{file_sha256(trained.best)[:12]}"}

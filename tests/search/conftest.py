@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from indexing import services
+from indexing import ingest, jobs
 from indexing.models import Dataset
 from search.index_cache import index_holder
 
@@ -24,9 +24,9 @@ def fresh_index_holder(settings):
 
 def index_files(files: list[Path], name: str = "coco128-sample") -> Dataset:
     dataset = Dataset.objects.create(name=name, version="version_1", split_names=["train"])
-    services.ingest_files(dataset, [(path, "train") for path in files])
-    job, ids = services.create_job(dataset)
-    services.run_job(job, ids)
+    ingest.ingest_files(dataset, [(path, "train") for path in files])
+    job, ids = jobs.create_job(dataset)
+    jobs.run_job(job, ids)
     return dataset
 
 

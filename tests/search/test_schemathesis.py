@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 
-from indexing import services as indexing_services
+from indexing import builds
 from tests.search.conftest import index_files
 
 SEARCH_PATHS = r"^/api/(search|search_text|crops|datasets|jobs)"
@@ -23,7 +23,7 @@ def indexed_live(transactional_db, real_models, coco_subset_files, settings):
     # Hundreds of requests in seconds: lift the per-client throttle for this test.
     settings.SEARCH_THROTTLE_RATE = "100000/min"
     index_files(coco_subset_files[:3])
-    indexing_services.build_index()
+    builds.publish_build()
 
 
 def test_search_endpoints_never_answer_500(indexed_live, live_server):

@@ -33,11 +33,24 @@ policies = st.builds(
 def test_crop_is_inside_nonempty_and_obeys_policy(case, policy) -> None:
     box, (width, height) = case
     result = crop_box(box, (width, height), policy)
+    # The padded box, rounded outward and clamped: what the policy's rules are judged on.
+    pad_x, pad_y = (box[2] - box[0]) * policy.padding, (box[3] - box[1]) * policy.padding
+    padded_w = min(width, math.ceil(box[2] + pad_x)) - max(0, math.floor(box[0] - pad_x))
+    padded_h = min(height, math.ceil(box[3] + pad_y)) - max(0, math.floor(box[1] - pad_y))
+    breaks = {
+        "min_side": min(padded_w, padded_h) < policy.min_side,
+        "max_aspect": max(padded_w, padded_h) / min(padded_w, padded_h) > policy.max_aspect,
+        "min_area_fraction": padded_w * padded_h < policy.min_area_fraction * width * height,
+    }
     if result is None:
+        # A crop is rejected only for breaking one of the policy's rules.
+        assert any(breaks.values()), (padded_w, padded_h, breaks)
         return
+    assert not any(breaks.values()), breaks
     left, top, right, bottom = result
     assert all(isinstance(v, int) for v in result)
     assert 0 <= left < right <= width and 0 <= top < bottom <= height
+    assert (right - left, bottom - top) == (padded_w, padded_h)
     crop_w, crop_h = right - left, bottom - top
     assert min(crop_w, crop_h) >= policy.min_side
     assert max(crop_w, crop_h) / min(crop_w, crop_h) <= policy.max_aspect

@@ -12,9 +12,11 @@ import pytest
 
 import indexing.vision.official_weights as official
 import indexing.vision.weights as weights
+from indexing.vision.checksums import OFFICIAL_SHA256, file_sha256
 from indexing.vision.errors import ModelLoadError
-from indexing.vision.official_weights import OFFICIAL_SHA256, RELEASE_URL
-from indexing.vision.weights import file_sha256, resolve_detector_weights
+from indexing.vision.official_weights import RELEASE_URL
+from indexing.vision.weights import resolve_detector_weights
+from mlops.training import resolve_initial_weights
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +77,20 @@ def test_a_name_with_no_known_checksum_is_not_downloaded_unless_allowed(settings
     settings.DETECTOR_ALLOW_UNVERIFIED_WEIGHTS = True
     resolved = resolve_detector_weights("yolov5s6.pt")
     assert asked == [RELEASE_URL + "yolov5s6.pt"] and not resolved.verified
+
+
+def test_training_downloads_official_weights_into_the_detectors_cache(monkeypatch, isolated_cache, yolov5n_weights):
+    asked = serve(monkeypatch, yolov5n_weights.read_bytes())
+    trained_from = resolve_initial_weights("yolov5n.pt")
+    assert asked == [RELEASE_URL + "yolov5n.pt"] and trained_from.verified
+    assert trained_from.path == isolated_cache / "yolov5n.pt"
+    served = resolve_detector_weights("yolov5n.pt")
+    assert served.path == trained_from.path and len(asked) == 1  # one cache: not downloaded again
+
+
+def test_training_never_downloads_a_name_with_no_known_checksum(settings, monkeypatch, yolov5n_weights):
+    asked = serve(monkeypatch, yolov5n_weights.read_bytes() + b"\0")
+    settings.DETECTOR_ALLOW_UNVERIFIED_WEIGHTS = True  # the detector's switch, not training's
+    with pytest.raises(ModelLoadError, match="no known checksum"):
+        resolve_initial_weights("yolov5s6.pt")
+    assert asked == []

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from indexing.vision.checksums import file_sha256
 from indexing.vision.detector import Detector
 from indexing.vision.errors import ModelLoadError
-from indexing.vision.weights import file_sha256, resolve_detector_weights
+from indexing.vision.weights import resolve_detector_weights
 
 YOLOV5N_SHA256 = "4f180cf23ba0717ada0badd6c685026d73d48f184d00fc159c2641284b2ac0a3"
 

@@ -9,7 +9,7 @@ import requests
 from django.conf import settings
 from django.core.files.base import ContentFile
 
-from indexing import services
+from indexing import builds
 from indexing.models import SourceImage
 from tests.factories import make_crop, make_dataset, make_image, png_bytes, unit_vectors
 
@@ -76,7 +76,7 @@ def test_html_and_svg_under_media_root_are_never_pages(live_server, photo):
 
 
 def test_index_files_live_outside_media_and_no_url_reaches_them(live_server, photo):
-    build = services.build_index("Flat")
+    build = builds.publish_build("Flat")
     path = Path(build.file.path).resolve()
     assert path.is_file()
     assert not path.is_relative_to(Path(settings.MEDIA_ROOT).resolve())

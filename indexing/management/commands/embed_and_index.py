@@ -8,7 +8,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from indexing import services
+from indexing import ingest, jobs
+from indexing.models import IndexingJob
+from indexing.pipeline import BatchResult
 from indexing.vision.errors import ModelLoadError
 
 
@@ -58,8 +60,8 @@ class Command(BaseCommand):
     ) -> None:
         split_name = None if split == "all" else split
         try:
-            dataset = services.dataset_for_path(dataset_path)
-            files = services.dataset_image_files(dataset_path, split_name)
+            dataset = ingest.dataset_for_path(dataset_path)
+            files = ingest.dataset_image_files(dataset_path, split_name)
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
         if not files:
@@ -67,25 +69,25 @@ class Command(BaseCommand):
         self.stdout.write(f"Dataset {dataset} ({dataset_path}): {len(files)} image files, split {split}")
 
         with tqdm(total=len(files), desc="ingest", unit="img", disable=None) as bar:
-            ingested = services.ingest_files(dataset, files, progress=bar)
+            ingested = ingest.ingest_files(dataset, files, progress=bar)
         for path, reason in ingested.refused.items():
             self.stderr.write(f"Skipped {path}: {reason}")
-        job, image_ids = services.create_job(dataset, split_name)
+        job, image_ids = jobs.create_job(dataset, split_name)
         if not image_ids:
-            services.finish_job(job)
+            job = jobs.finish_job(job)
             self.stdout.write(f"Nothing new to index: all {len(files)} images are already processed.")
         else:
-            self._process(job, image_ids, batch_size, ingested)
+            job = self._process(job, image_ids, batch_size, ingested)
 
         if no_index:
             return
-        if services.index_is_current():
+        build = jobs.after_job(job, index_kind=index_kind, use_gpu=faiss_gpu or None)
+        if build is None:
             self.stdout.write("FAISS index is up to date; no rebuild needed.")
-            return
-        build = services.build_index(index_kind, use_gpu=faiss_gpu or None)
-        self.stdout.write(self.style.SUCCESS(f"Index build {build.pk}: {build.kind} over {build.size} crops."))
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Index build {build.pk}: {build.kind} over {build.size} crops."))
 
-    def _process(self, job, image_ids: list[int], batch_size: int | None, ingested) -> None:
+    def _process(self, job: IndexingJob, image_ids: list[int], batch_size: int | None, ingested) -> IndexingJob:
         self.stdout.write(
             f"{ingested.added} new image(s), {ingested.existing} already stored; {len(image_ids)} to process."
         )
@@ -93,7 +95,7 @@ class Command(BaseCommand):
         totals = {"crops": 0, "failed": 0}
         with tqdm(total=len(image_ids), desc="detect+embed", unit="img", disable=None) as bar:
 
-            def progress(result: services.BatchResult, batch_len: int) -> None:
+            def progress(result: BatchResult, batch_len: int) -> None:
                 totals["crops"] += result.crops
                 totals["failed"] += result.failed
                 bar.update(batch_len)
@@ -102,10 +104,9 @@ class Command(BaseCommand):
                     tqdm.write(f"image {image_id} failed: {error}")
 
             try:
-                job = services.run_job(job, image_ids, batch_size, progress)
+                job = jobs.run_job(job, image_ids, batch_size, progress)
             except ModelLoadError as exc:
-                # A setup problem, not the photos': they stay pending for the next run.
-                services.fail_job(job.pk, str(exc))
+                # A setup problem, not the photos': they stay pending for the next run (run_batch failed the job).
                 raise CommandError(str(exc)) from exc
         seconds = time.perf_counter() - started
         self.stdout.write(
@@ -113,3 +114,4 @@ class Command(BaseCommand):
             f"({job.processed_images / max(seconds, 1e-9):.2f} img/s): {job.total_crops} crops, "
             f"{job.failed_images} failed."
         )
+        return job

@@ -7,10 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from indexing.vision.errors import ModelLoadError
 from mlops.evaluation import EvaluationError, evaluate_detector
 from mlops.training import TrainingError
-from mlops.weights import WeightsError
-from mlops.yolov5_env import UntrustedWeightsError
 
 
 class Command(BaseCommand):
@@ -36,7 +35,8 @@ class Command(BaseCommand):
                 "conf_thres", "iou_thres", "project", "name", "experiment")  # fmt: skip
         try:
             result = evaluate_detector(**{k: opts[k] for k in keys})
-        except (EvaluationError, TrainingError, WeightsError, UntrustedWeightsError) as exc:
+        # Weights that cannot be resolved, fetched or verified are all a ModelLoadError (WeightsError).
+        except (EvaluationError, TrainingError, ModelLoadError) as exc:
             raise CommandError(str(exc)) from exc
         link = f" (training run {result.training_run_id})" if result.training_run_id else ""
         self.stdout.write(self.style.SUCCESS(f"MLflow run {result.run_id}{link}"))

@@ -7,9 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from indexing.vision.errors import ModelLoadError
 from mlops.training import TrainConfig, TrainingError, train_detector
-from mlops.weights import WeightsError
-from mlops.yolov5_env import UntrustedWeightsError
 
 
 class Command(BaseCommand):
@@ -44,7 +43,8 @@ class Command(BaseCommand):
         config = TrainConfig(**{k: v for k, v in opts.items() if k in fields})
         try:
             result = train_detector(config)
-        except (TrainingError, WeightsError, UntrustedWeightsError) as exc:
+        # Weights that cannot be resolved, fetched or verified are all a ModelLoadError (WeightsError).
+        except (TrainingError, ModelLoadError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"MLflow run {result.run_id}: weights {result.best}"))
         self.stdout.write(

@@ -22,6 +22,7 @@ from indexing.datasets import extract_coco_subset
 from indexing.vision.detector import get_detector
 from indexing.vision.embedder import get_embedder, reset_embedder
 from indexing.vision.errors import ModelLoadError
+from visualsearch.celery import app as celery_app
 
 DEMO_DATASET_DIR = Path("datasets/coco_subset/demo")
 # COCO's bucket over https (images.cocodataset.org itself serves only plain http), and the
@@ -46,6 +47,8 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
             self.stdout.write("Migrations applied.")
             username, password = ensure_demo_admin()
+        if not settings.CELERY_BROKER_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
+            run_tasks_in_process(self.stdout)
         with self.phase("models"):
             # Before any data work: without internet or local weights, stop here in seconds.
             if settings.DEMO_TEST_CLIP:
@@ -139,6 +142,15 @@ def use_test_clip(stdout) -> None:
     settings.CLIP_MODEL = str(path)
     reset_embedder()
     stdout.write(f"Using the offline test CLIP in {path} (search quality is not meaningful with it).")
+
+
+def run_tasks_in_process(stdout) -> None:
+    """One machine, no broker: the admin's indexing runs inside the demo's web process (eager mode)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    celery_app.conf.update(task_always_eager=True)  # the app may have read its settings already
+    stdout.write(
+        "No CELERY_BROKER_URL: indexing from the admin runs inside the web process (CELERY_TASK_ALWAYS_EAGER)."
+    )
 
 
 def load_models(stdout) -> None:

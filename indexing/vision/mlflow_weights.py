@@ -4,6 +4,9 @@ Downloads land in ``MODEL_CACHE_DIR/mlflow/runs/<run_id>/<artifact path>`` with
 a ``.sha256`` sidecar. A cached file is reused only while it still matches its
 recorded checksum (and the run's checksum tag, when the run has one); anything
 else is fetched again, so a tampered or truncated cache heals itself.
+
+Here, beside the detector that loads them, and not in ``mlops`` (which trains and
+evaluates on top of indexing): the serving path must not import ``mlops``.
 """
 
 from __future__ import annotations
@@ -11,23 +14,21 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
 
-from mlops.tracking import client
-from mlops.yolov5_env import sha256_of
+from indexing.vision.checksums import WeightsError, WeightsFile, file_sha256, verify
+from indexing.vision.downloads import require_reachable
+from indexing.vision.mlflow_store import client, tracking_uri
 
 logger = logging.getLogger(__name__)
 
+MLFLOW_PREFIXES = ("runs:/", "models:/")
 # Run tags where training records the checksum of the weights it logged.
 CHECKSUM_TAGS = {"weights/best.pt": "best_sha256", "weights/last.pt": "last_sha256"}
 DEFAULT_ARTIFACT = "weights/best.pt"
-
-
-class WeightsError(Exception):
-    """The weights URI cannot be resolved or the download does not match its recorded checksum."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class RunArtifact:
 
 
 def is_mlflow_uri(spec: str) -> bool:
-    return spec.startswith(("runs:/", "models:/"))
+    return spec.startswith(MLFLOW_PREFIXES)
 
 
 def parse_runs_uri(uri: str) -> RunArtifact:
@@ -97,7 +98,7 @@ def cached_file_ok(target: Path, expected: str | None) -> bool:
     if expected and recorded != expected:
         logger.warning("Cached %s records sha256 %s but the run says %s; fetching again", target, recorded, expected)
         return False
-    actual = sha256_of(target)
+    actual = file_sha256(target)
     if actual != recorded:
         logger.warning(
             "Cached %s has sha256 %s, recorded %s (tampered or partial); fetching again", target, actual, recorded
@@ -114,8 +115,6 @@ def download(artifact: RunArtifact, target: Path, expected: str | None) -> str:
     """Download into a temporary directory, verify, then move into place; returns the sha256."""
     from mlflow.artifacts import download_artifacts
 
-    from mlops.tracking import tracking_uri
-
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
         local = Path(
@@ -123,7 +122,7 @@ def download(artifact: RunArtifact, target: Path, expected: str | None) -> str:
                 run_id=artifact.run_id, artifact_path=artifact.artifact_path, dst_path=tmp, tracking_uri=tracking_uri()
             )
         )
-        actual = sha256_of(local)
+        actual = file_sha256(local)
         if expected and actual != expected:
             raise WeightsError(
                 f"runs:/{artifact.run_id}/{artifact.artifact_path} downloaded with sha256 {actual}, "
@@ -160,6 +159,18 @@ def recorded_checksum(path: Path) -> str | None:
     return sidecar.read_text().strip() if sidecar.is_file() else None
 
 
+def spec_from_settings() -> str:
+    """DETECTOR_WEIGHTS, or MLFLOW_RUN_ID's best.pt when DETECTOR_WEIGHTS is not an MLflow URI; no MLflow call."""
+    spec = str(settings.DETECTOR_WEIGHTS).strip()
+    if is_mlflow_uri(spec) or not settings.MLFLOW_RUN_ID:
+        return spec
+    return run_weights_uri(settings.MLFLOW_RUN_ID)
+
+
+def run_weights_uri(run_id: str) -> str:
+    return f"runs:/{run_id}/{DEFAULT_ARTIFACT}"
+
+
 def weights_from_env() -> str:
     """The detector weights spec the settings ask for.
 
@@ -170,17 +181,47 @@ def weights_from_env() -> str:
        ``MLFLOW_EXPERIMENT_ID`` also set, the run must belong to that experiment;
     3. ``DETECTOR_WEIGHTS`` as a local path (or an official checkpoint name).
     """
-    spec = settings.DETECTOR_WEIGHTS
-    if is_mlflow_uri(spec):
-        return spec
+    spec = spec_from_settings()
     run_id = settings.MLFLOW_RUN_ID
-    if not run_id:
-        return spec
-    if settings.MLFLOW_EXPERIMENT_ID:
+    if run_id and settings.MLFLOW_EXPERIMENT_ID and spec == run_weights_uri(run_id):
         experiment_id = client().get_run(run_id).info.experiment_id
         if experiment_id != str(settings.MLFLOW_EXPERIMENT_ID):
             raise WeightsError(
                 f"MLFLOW_RUN_ID {run_id} belongs to experiment {experiment_id}, "
                 f"not MLFLOW_EXPERIMENT_ID {settings.MLFLOW_EXPERIMENT_ID}"
             )
-    return f"runs:/{run_id}/{DEFAULT_ARTIFACT}"
+    return spec
+
+
+def resolve_mlflow(spec: str, pinned: str, *, required: bool, pin_name: str) -> WeightsFile:
+    """Fetch (or reuse the cached copy of) an MLflow URI's weights and verify them.
+
+    They are checked against the sha256 recorded when they were downloaded (itself
+    checked against the training run's ``best_sha256`` tag), so they come back
+    verified; a ``pinned`` checksum must match it as well.
+    """
+    require_mlflow_server(f"the detector weights {spec!r}")
+    try:
+        artifact, path = fetch_mlflow_artifact(spec)
+    except WeightsError as exc:
+        raise WeightsError(f"Detector weights {spec!r}: {exc}") from exc
+    except Exception as exc:  # unknown run or model, server down: same to the user
+        raise WeightsError(f"Detector weights {spec!r} could not be fetched from MLflow: {exc}") from exc
+    recorded = recorded_checksum(path) or ""
+    pinned = pinned.strip().lower()
+    if pinned and recorded and pinned != recorded:
+        raise WeightsError(
+            f"Detector weights {spec!r} are run {artifact.run_id}'s with sha256 {recorded}, "
+            f"but {pinned} was expected ({pin_name})."
+        )
+    name = f"runs:/{artifact.run_id}/{artifact.artifact_path}"
+    source = spec if spec == name else f"{spec} ({name})"
+    checked = verify(path, pinned or recorded, required=required, source=source, pin_name=pin_name)
+    return replace(checked, name=name, run_id=artifact.run_id)
+
+
+def require_mlflow_server(what: str) -> None:
+    """An MLflow server that does not answer fails at once (its client retries for minutes)."""
+    uri = settings.MLFLOW_TRACKING_URI
+    if uri.startswith(("http://", "https://")):
+        require_reachable(uri, what)

@@ -1,0 +1,214 @@
+"""Indexing jobs: one runner for the command line and the Celery workers.
+
+A job covers a dataset's pending images and lives the same way on both paths:
+create_job, start_job, run_batch for each batch (process it, recount the job's
+progress; a batch that raises fails the job), finish, then after_job (a new FAISS
+build when the served one is stale). embed_and_index runs the batches in its own
+process (run_job); enqueue_dataset_indexing hands them to Celery workers, whose
+tasks (indexing.tasks) are one call each into this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+
+from celery import current_app
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Count, F, Q
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from indexing import builds
+from indexing.ingest import pending_image_ids
+from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, SourceImage
+from indexing.pipeline import BatchResult, process_images
+
+logger = logging.getLogger(__name__)
+
+# Errors worth retrying: the database or broker blinked, not our data. They leave the
+# job running for Celery's retry (indexing.tasks) instead of failing it.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+class IndexingUnavailable(RuntimeError):
+    """Work for a Celery worker, with no broker to reach one and eager mode off."""
+
+
+# --- A job's life, on both paths ------------------------------------------------------
+
+
+def create_job(dataset: Dataset, split: str | None = None) -> tuple[IndexingJob, list[int]]:
+    """A job over the dataset's pending images (of one split, or all)."""
+    ids = pending_image_ids(dataset, split)
+    job = IndexingJob.objects.create(dataset=dataset, split=split or "", total_images=len(ids))
+    SourceImage.objects.filter(pk__in=ids).update(job=job)
+    return job, ids
+
+
+def job_image_ids(job: IndexingJob) -> list[int]:
+    return list(job.images.filter(status=SourceImage.Status.PENDING).order_by("id").values_list("id", flat=True))
+
+
+def iter_batches(ids: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def start_job(job: IndexingJob) -> None:
+    IndexingJob.objects.filter(pk=job.pk, started__isnull=True).update(started=timezone.now())
+    IndexingJob.objects.filter(pk=job.pk, status=IndexingJob.Status.QUEUED).update(status=IndexingJob.Status.RUNNING)
+
+
+def run_batch(*, job_id: int, image_ids: Sequence[int]) -> tuple[BatchResult, bool]:
+    """Process one batch of a job and recount its progress: (result, True if it finished the job).
+
+    A batch that raises fails its job, unless the error is transient: then the job
+    stays running and the batch is tried again (Celery retries it; the command stops).
+    """
+    try:
+        result = process_images(image_ids)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:
+        fail_job(job_id, f"batch of {len(image_ids)} images failed: {type(exc).__name__}: {exc}")
+        raise
+    return result, refresh_job_progress(job_id)
+
+
+def refresh_job_progress(job_id: int) -> bool:
+    """Recount a job's progress from its images; True when this call finished the job.
+
+    Counting from the rows (not adding up batch results) keeps the numbers right when
+    a batch is redelivered after a crash: images it already finished count once.
+    """
+    images = SourceImage.objects.filter(job_id=job_id)
+    counts = images.aggregate(
+        processed=Count("id", filter=~Q(status=SourceImage.Status.PENDING)),
+        failed=Count("id", filter=Q(status=SourceImage.Status.FAILED)),
+    )
+    crops = Crop.objects.filter(image__job_id=job_id).count()
+    IndexingJob.objects.filter(pk=job_id).update(
+        processed_images=Greatest(F("processed_images"), counts["processed"]),
+        failed_images=Greatest(F("failed_images"), counts["failed"]),
+        total_crops=Greatest(F("total_crops"), crops),
+    )
+    finished = IndexingJob.objects.filter(
+        pk=job_id, status=IndexingJob.Status.RUNNING, processed_images__gte=F("total_images")
+    ).update(status=IndexingJob.Status.DONE, finished=timezone.now())
+    return finished == 1
+
+
+def finish_job(job: IndexingJob) -> IndexingJob:
+    """Close a job whose images were all handled (also when none were pending)."""
+    refresh_job_progress(job.pk)
+    IndexingJob.objects.filter(pk=job.pk, status__in=[IndexingJob.Status.QUEUED, IndexingJob.Status.RUNNING]).update(
+        status=IndexingJob.Status.DONE, finished=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+def fail_job(job_id: int, error: str) -> None:
+    IndexingJob.objects.filter(pk=job_id).update(
+        status=IndexingJob.Status.FAILED, error=error[:4000], finished=timezone.now()
+    )
+
+
+def after_job(
+    job: IndexingJob, *, index_kind: str | None = None, use_gpu: bool | None = None, queue_build: bool = False
+) -> IndexBuild | None:
+    """What follows a finished job, on both paths: a new FAISS build, unless the served one is current.
+
+    The command builds here and returns the build. A worker queues it as a task of its
+    own instead (queue_build), so a build that fails is retried without the batch.
+    """
+    if builds.index_is_current():
+        logger.info("Job %s: the served FAISS build is current; no new build", job.pk)
+        return None
+    if queue_build:
+        queue_index_rebuild()
+        return None
+    return builds.publish_build(index_kind, use_gpu=use_gpu)
+
+
+# --- In this process: the command line -------------------------------------------------
+
+
+def run_job(
+    job: IndexingJob,
+    image_ids: Sequence[int],
+    batch_size: int | None = None,
+    progress: Callable[[BatchResult, int], None] | None = None,
+) -> IndexingJob:
+    """Process a job's images in this process, batch by batch; ``progress(result, batch size)`` after each."""
+    start_job(job)
+    for batch in iter_batches(image_ids, batch_size or settings.INDEXING_BATCH_SIZE):
+        result, _ = run_batch(job_id=job.pk, image_ids=batch)
+        if progress is not None:
+            progress(result, len(batch))
+    return finish_job(job)
+
+
+# --- On Celery workers -----------------------------------------------------------------
+# The tasks import this module, so it imports them where it sends one.
+
+
+def require_workers() -> None:
+    """Refuse work meant for a worker when there is no broker to reach one (and tasks are not eager)."""
+    conf = current_app.conf
+    if not conf.task_always_eager and not conf.broker_url:
+        raise IndexingUnavailable(
+            "Indexing runs on Celery workers, and CELERY_BROKER_URL is not set: set it and start a worker "
+            "(celery -A visualsearch worker -Q gpu,default), or set CELERY_TASK_ALWAYS_EAGER=true to index "
+            "inside this process instead."
+        )
+
+
+def enqueue_dataset_indexing(dataset: Dataset, split: str | None = None, rebuild_index: bool = True) -> IndexingJob:
+    """Create a job for the dataset's pending images and queue it (admin, API, uploads).
+
+    The task is sent only once the caller's transaction commits (at once outside one):
+    a worker that got it earlier would find neither the job nor the photos saved with it.
+    """
+    from indexing import tasks
+
+    require_workers()
+    job, _ = create_job(dataset, split)
+    transaction.on_commit(partial(tasks.index_job_task.delay, job.pk, rebuild_index))
+    return job
+
+
+def dispatch_job(*, job_id: int, rebuild_index: bool = True) -> int:
+    """Start a queued job and send one batch task per batch; returns the number of batches."""
+    from indexing import tasks
+
+    job = IndexingJob.objects.get(pk=job_id)
+    batches = list(iter_batches(job_image_ids(job), settings.INDEXING_BATCH_SIZE))
+    start_job(job)
+    if not batches:
+        job = finish_job(job)
+        if rebuild_index:
+            after_job(job, queue_build=True)
+        return 0
+    for batch in batches:
+        tasks.process_batch_task.delay(job_id, batch, rebuild_index)
+    return len(batches)
+
+
+def run_queued_batch(*, job_id: int, image_ids: Sequence[int], rebuild_index: bool = True) -> BatchResult:
+    """A worker's batch: run_batch, then after_job if it was the job's last."""
+    result, finished = run_batch(job_id=job_id, image_ids=image_ids)
+    if finished and rebuild_index:
+        after_job(IndexingJob.objects.get(pk=job_id), queue_build=True)
+    return result
+
+
+def queue_index_rebuild() -> None:
+    """Queue a new FAISS build over all active crops (the admin's explicit rebuild, and after_job's)."""
+    from indexing import tasks
+
+    require_workers()
+    tasks.rebuild_index_task.delay()

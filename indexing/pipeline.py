@@ -1,0 +1,186 @@
+"""Processing: detect, crop, embed and store the crops of pending images.
+
+Every step is idempotent: an image is processed once (its crops are written in the
+same transaction that marks it done), so a rerun or a redelivered batch after a
+crash adds nothing twice. Jobs (indexing.jobs) call process_images batch by batch.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image
+
+from indexing.models import Crop, SourceImage, crop_file_name
+from indexing.vision.crops import CropPolicy, PlannedCrop, plan_crops
+from indexing.vision.detector import Detector, get_detector
+from indexing.vision.embedder import Embedder, get_embedder
+from indexing.vision.errors import ImageError, ModelLoadError
+from indexing.vision.images import load_image
+
+logger = logging.getLogger(__name__)
+
+CROP_JPEG_QUALITY = 90
+
+
+@dataclass
+class BatchResult:
+    done: int = 0
+    failed: int = 0
+    crops: int = 0
+    skipped: int = 0
+    failures: dict[int, str] = field(default_factory=dict)
+
+
+def process_images(image_ids: Sequence[int]) -> BatchResult:
+    """Detect, crop and embed the given images; store their crops; mark them done.
+
+    Images already done or failed are skipped, so a redelivered batch is harmless.
+    An image that cannot be decoded, or that a model fails on, is marked failed with
+    its reason; the rest of the batch goes on.
+    """
+    result = BatchResult()
+    images = list(SourceImage.objects.filter(pk__in=image_ids, status=SourceImage.Status.PENDING).order_by("id"))
+    result.skipped = len(set(image_ids)) - len(images)
+    decoded: list[tuple[SourceImage, Image.Image]] = []
+    for image in images:
+        try:
+            decoded.append((image, decode_stored_image(image)))
+        except ImageError as exc:
+            if mark_failed(image, str(exc)):
+                result.failed += 1
+                result.failures[image.pk] = str(exc)
+    if not decoded:
+        return result
+    detector, embedder, policy = get_detector(), get_embedder(), CropPolicy.from_settings()
+    outcomes = analyse_batch([pixels for _, pixels in decoded], detector, embedder, policy)
+    for (image, pixels), outcome in zip(decoded, outcomes, strict=True):
+        if isinstance(outcome, str):
+            if mark_failed(image, outcome):
+                result.failed += 1
+                result.failures[image.pk] = outcome
+            continue
+        crops, image_vectors = outcome
+        if store_crops(image, pixels.size, crops, image_vectors, detector.version, embedder.version):
+            result.done += 1
+            result.crops += len(crops)
+        else:
+            result.skipped += 1
+    return result
+
+
+# An image's crops and their vectors, or why the models failed on it.
+Analysis = tuple[list[PlannedCrop], Sequence] | str
+
+
+def analyse_batch(
+    images: Sequence[Image.Image], detector: Detector, embedder: Embedder, policy: CropPolicy
+) -> list[Analysis]:
+    """Crops and vectors for each image, the batch at once; if a model raises, one image at a time.
+
+    Then the error is recorded against the image it happens on, and its batch-mates are
+    indexed: one odd photo never fails a batch. A model that cannot load fails them all.
+    """
+    try:
+        return analyse(images, detector, embedder, policy)
+    except ModelLoadError:
+        raise
+    except Exception:  # any model error: find the image it belongs to
+        logger.warning("The models failed on a batch of %d images; retrying one by one", len(images), exc_info=True)
+    outcomes: list[Analysis] = []
+    for image in images:
+        try:
+            outcomes += analyse([image], detector, embedder, policy)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # this image's failure, recorded as its reason
+            logger.exception("The models failed on one image")
+            outcomes.append(f"The detector or embedder failed on this image: {type(exc).__name__}: {exc}")
+    return outcomes
+
+
+def analyse(
+    images: Sequence[Image.Image], detector: Detector, embedder: Embedder, policy: CropPolicy
+) -> list[Analysis]:
+    """Detect, crop and embed the batch in one go; each image's crops with their vectors."""
+    detections = detector.detect(images)
+    planned = [plan_crops(pixels, found, policy) for pixels, found in zip(images, detections, strict=True)]
+    all_crops = [crop for crops in planned for crop in crops]
+    vectors = embedder.embed_images([crop.pixels for crop in all_crops]) if all_crops else []
+    outcomes: list[Analysis] = []
+    offset = 0
+    for crops in planned:
+        outcomes.append((crops, vectors[offset : offset + len(crops)]))
+        offset += len(crops)
+    return outcomes
+
+
+def decode_stored_image(image: SourceImage) -> Image.Image:
+    try:
+        with image.file.open("rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, OSError) as exc:
+        raise ImageError(f"The stored file of {image} cannot be read: {exc}") from exc
+    return load_image(data, name=f"Image {image.original_name or image.file.name}")
+
+
+def mark_failed(image: SourceImage, error: str) -> bool:
+    """Mark a pending image failed; False if another worker already finished it."""
+    changed = SourceImage.objects.filter(pk=image.pk, status=SourceImage.Status.PENDING).update(
+        status=SourceImage.Status.FAILED, error=error[:2000], processed=timezone.now()
+    )
+    return changed == 1
+
+
+def store_crops(
+    image: SourceImage,
+    size: tuple[int, int],
+    crops: Sequence[PlannedCrop],
+    vectors,
+    detector_version: str,
+    embedder_version: str,
+) -> bool:
+    """Write an image's crops and mark it done, atomically; False if it was not pending.
+
+    Crop files are written first under deterministic names, so a crash before the
+    commit leaves files that the retry overwrites rather than duplicates.
+    """
+    names = [save_crop_file(image, index, crop.pixels) for index, crop in enumerate(crops)]
+    with transaction.atomic():
+        locked = SourceImage.objects.select_for_update().filter(pk=image.pk, status=SourceImage.Status.PENDING)
+        if not locked.exists():
+            return False
+        Crop.objects.bulk_create(
+            Crop(
+                image=image,
+                label=crop.label,
+                confidence=crop.confidence,
+                x1=crop.box[0],
+                y1=crop.box[1],
+                x2=crop.box[2],
+                y2=crop.box[3],
+                file=name,
+                embedding=vector,
+                detector_version=detector_version,
+                embedder_version=embedder_version,
+            )
+            for crop, name, vector in zip(crops, names, vectors, strict=True)
+        )
+        locked.update(status=SourceImage.Status.DONE, error="", width=size[0], height=size[1], processed=timezone.now())
+    return True
+
+
+def save_crop_file(image: SourceImage, index: int, pixels: Image.Image) -> str:
+    name = crop_file_name(image, index)
+    buffer = io.BytesIO()
+    pixels.save(buffer, format="JPEG", quality=CROP_JPEG_QUALITY)
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, ContentFile(buffer.getvalue()))
