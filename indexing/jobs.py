@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
-from celery import current_app
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, F, Q
@@ -158,8 +157,8 @@ def run_job(
 
 def require_workers() -> None:
     """Refuse work meant for a worker when there is no broker to reach one (and tasks are not eager)."""
-    conf = current_app.conf
-    if not conf.task_always_eager and not conf.broker_url:
+    # The settings, as /healthz reads them (Celery's conf is a view of the same values).
+    if not settings.CELERY_TASK_ALWAYS_EAGER and not settings.CELERY_BROKER_URL:
         raise IndexingUnavailable(
             "Indexing runs on Celery workers, and CELERY_BROKER_URL is not set: set it and start a worker "
             "(celery -A visualsearch worker -Q gpu,default), or set CELERY_TASK_ALWAYS_EAGER=true to index "

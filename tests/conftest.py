@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+# Fixtures of one real training run, shared across modules (trained, served).
+from tests.mlflow_run import served, trained  # noqa: F401
+
 
 @pytest.fixture(scope="session")
 def assets_dir() -> Path:
@@ -124,13 +127,3 @@ def reachable_sources(monkeypatch) -> None:
     from indexing.vision import downloads
 
     monkeypatch.setattr(downloads, "_reason_unreachable", lambda url: "")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def celery_conf_loaded() -> None:
-    """Celery copies Django's CELERY_* settings the first time its conf is read. Read it now,
-    from the tests' configuration: otherwise a test that overrides a setting for itself
-    (eager mode off, say) when the conf is first read would fix it for every later test."""
-    from visualsearch.celery import app
-
-    assert app.conf.task_always_eager is True  # pyproject.toml's D:CELERY_TASK_ALWAYS_EAGER=true

@@ -18,8 +18,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def no_worker(settings):
     """No broker and eager mode off: what a deployment that forgot CELERY_BROKER_URL gets."""
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    # Saved before the settings change: Celery's conf reads Django's settings live, so a value
+    # saved after it would be "restored" as False for every later test.
     saved = {"task_always_eager": celery_app.conf.task_always_eager, "broker_url": celery_app.conf.broker_url}
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     celery_app.conf.update(task_always_eager=False, broker_url="")
     yield
     celery_app.conf.update(**saved)

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from indexing.datasets import DatasetError, extract_coco_subset, parse_split
+from indexing.coco import parse_split
+from indexing.datasets import DatasetError, extract_coco_subset
 
 
 class Command(BaseCommand):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from indexing.models import Crop, IndexingJob, SourceImage
+from indexing.models import Crop, IndexingJob, SourceImage, crop_file_name
 from indexing.vectors import exact_nearest
-from tests.factories import make_crop, make_dataset, make_image, unit_vectors
+from tests.factories import make_crop, make_dataset, make_image, png_bytes, unit_vectors
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +85,14 @@ def test_job_cannot_process_more_than_its_total():
     dataset = make_dataset()
     with pytest.raises(IntegrityError, match="job_processed_le_total"), transaction.atomic():
         IndexingJob.objects.create(dataset=dataset, total_images=2, processed_images=3)
+
+
+def test_a_crop_file_saved_through_its_field_is_named_like_the_pipelines():
+    image = make_image(make_dataset())
+    first, second = (make_crop(image, vector) for vector in unit_vectors(2))
+    first.file.save("replacement.png", ContentFile(png_bytes()), save=True)
+    second.file.save("invoice.html", ContentFile(png_bytes()), save=True)
+    assert first.file.name == crop_file_name(image, 0, ".png")
+    # Never under an extension a browser would run as a page.
+    assert second.file.name == crop_file_name(image, 1, ".bin")
+    assert crop_file_name(image, 1).endswith(f"/{image.sha256[:2]}/{image.sha256}_1.jpg")

@@ -16,7 +16,7 @@ from indexing.vision.crops import CropPolicy, crop_box, crop_image
 from indexing.vision.detector import Detection, Detector
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.images import load_image
-from tests.vision.conftest import PRODUCT_CLASSES
+from tests.indexing.vision.conftest import PRODUCT_CLASSES
 
 # Measured with yolov5n.pt (conf 0.25, iou 0.45, 640 px) over the 365 product-class boxes
 # of COCO128: overall recall@0.5 = 185/365 = 0.507 (person 0.665, car 0.196, book 0.207,
