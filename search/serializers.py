@@ -72,10 +72,15 @@ class SearchResultSerializer(serializers.Serializer):
         return super().to_representation(asdict(instance))
 
 
-class SearchTextResponse(serializers.Serializer):
-    query = serializers.CharField()
+class ResultListResponse(serializers.Serializer):
+    """A ranked list of crops, best first."""
+
     count = serializers.IntegerField()
     results = SearchResultSerializer(many=True)
+
+
+class SearchTextResponse(ResultListResponse):
+    query = serializers.CharField()
 
 
 class QueryObjectSerializer(serializers.Serializer):
@@ -96,10 +101,8 @@ class SearchImageResponse(serializers.Serializer):
     objects = QueryObjectSerializer(many=True)
 
 
-class SimilarResponse(serializers.Serializer):
+class SimilarResponse(ResultListResponse):
     crop_id = serializers.IntegerField()
-    count = serializers.IntegerField()
-    results = SearchResultSerializer(many=True)
 
 
 class IndexingJobSerializer(serializers.ModelSerializer):
