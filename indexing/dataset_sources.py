@@ -12,7 +12,6 @@ what it says is checked before anything is read, written or fetched:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -21,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
-from indexing.vision.downloads import SourceUnreachable, require_reachable
+from indexing.vision.downloads import SourceUnreachable, require_reachable, stream_to_file
 from indexing.vision.errors import ImageError
 from indexing.vision.formats import identify_raster
 
@@ -181,23 +180,16 @@ def fetch_verified_file(url: str, dest: Path, sha256: str, timeout: float = 60.0
     if not url.startswith("https://") or not sha256:
         raise DatasetError(f"Refusing to download {url}: https and a known sha256 are required.")
     require_source(url, url.rsplit("/", 1)[-1])
-    digest = hashlib.sha256()
     partial = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with requests.get(url, stream=True, timeout=timeout, allow_redirects=False) as response:
-            response.raise_for_status()
-            with open(partial, "wb") as out:
-                for chunk in response.iter_content(CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    if progress is not None:
-                        progress(len(chunk))
+        # No redirects: the checked host must not hand the download to another.
+        actual = stream_to_file(url, partial, timeout=timeout, allow_redirects=False, progress=progress)
     except requests.RequestException as exc:
         partial.unlink(missing_ok=True)
         raise DatasetError(f"Could not download {url}: {exc}") from exc
-    if digest.hexdigest() != sha256.lower():
+    if actual != sha256.lower():
         partial.unlink(missing_ok=True)
-        raise DatasetError(f"{url} downloaded with sha256 {digest.hexdigest()}, not the expected {sha256}; refused.")
+        raise DatasetError(f"{url} downloaded with sha256 {actual}, not the expected {sha256}; refused.")
     os.replace(partial, dest)
     return dest

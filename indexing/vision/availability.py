@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 
 from indexing.vision.downloads import YOLOV5_RELEASES_URL, download_problem, hub_endpoint
-from indexing.vision.mlflow_weights import is_mlflow_uri, spec_from_settings
+from indexing.vision.mlflow_weights import is_mlflow_uri, mlflow_server_problem, spec_from_settings
 from indexing.vision.weights import looks_like_path, official_cache_dir
 
 
@@ -26,10 +26,7 @@ def detector_problem() -> str:
     if not spec:
         return "DETECTOR_WEIGHTS is empty."
     if is_mlflow_uri(spec):
-        uri = settings.MLFLOW_TRACKING_URI
-        if uri.startswith(("http://", "https://")):
-            return download_problem(uri, f"the detector weights {spec!r}")
-        return ""  # the local MLflow store: read from disk when loaded
+        return mlflow_server_problem(f"the detector weights {spec!r}")  # a local store is read when loaded
     path = Path(spec).expanduser()
     if path.is_file():
         return ""

@@ -11,12 +11,15 @@ cannot be fetched answers each request in milliseconds, not each after a timeout
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -137,3 +140,30 @@ def forget_verdicts() -> None:
     """Check again on the next call (tests; or after the network came back)."""
     with _lock:
         _verdicts.clear()
+
+
+def stream_to_file(
+    url: str,
+    dest: Path,
+    *,
+    timeout: float = 60.0,
+    allow_redirects: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> str:
+    """Stream ``url`` into ``dest`` and return its sha256, hashed as it is written.
+
+    Callers write to a temporary name and rename it into place only once the checksum
+    is the one they expect, so nothing unchecked is ever opened. HTTP errors raise.
+    """
+    import requests
+
+    digest = hashlib.sha256()
+    with requests.get(url, stream=True, timeout=timeout, allow_redirects=allow_redirects) as response:
+        response.raise_for_status()
+        with open(dest, "wb") as out:
+            for chunk in response.iter_content(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+    return digest.hexdigest()

@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 
 from indexing.vision.checksums import WeightsError, WeightsFile, file_sha256, verify
-from indexing.vision.downloads import require_reachable
+from indexing.vision.downloads import SourceUnreachable, download_problem
 from indexing.vision.mlflow_store import client, tracking_uri
 
 logger = logging.getLogger(__name__)
@@ -220,8 +220,14 @@ def resolve_mlflow(spec: str, pinned: str, *, required: bool, pin_name: str) -> 
     return replace(checked, name=name, run_id=artifact.run_id)
 
 
+def mlflow_server_problem(what: str) -> str:
+    """Why ``what`` cannot be fetched from the MLflow server, or "" (also for a local store)."""
+    uri = settings.MLFLOW_TRACKING_URI
+    return download_problem(uri, what) if uri.startswith(("http://", "https://")) else ""
+
+
 def require_mlflow_server(what: str) -> None:
     """An MLflow server that does not answer fails at once (its client retries for minutes)."""
-    uri = settings.MLFLOW_TRACKING_URI
-    if uri.startswith(("http://", "https://")):
-        require_reachable(uri, what)
+    problem = mlflow_server_problem(what)
+    if problem:
+        raise SourceUnreachable(problem)

@@ -7,12 +7,12 @@ sha256 is the one listed in ``indexing.vision.checksums.OFFICIAL_SHA256``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
 
 from indexing.vision.checksums import OFFICIAL_SHA256, WeightsError, official_checksum
+from indexing.vision.downloads import stream_to_file
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ def download_official(name: str, target: Path, *, required: bool) -> Path:
     partial = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        actual = fetch_release_asset(RELEASE_URL + name, partial)
+        # GitHub redirects release assets to its file host.
+        actual = stream_to_file(RELEASE_URL + name, partial)
     except Exception as exc:  # network, HTTP status, disk: the same to the user
         partial.unlink(missing_ok=True)
         raise WeightsError(
@@ -53,17 +54,3 @@ def download_official(name: str, target: Path, *, required: bool) -> Path:
     os.replace(partial, target)
     logger.info("Downloaded %s from the YOLOv5 %s release (sha256 %s)", name, RELEASE, actual)
     return target
-
-
-def fetch_release_asset(url: str, dest: Path, timeout: float = 60.0) -> str:
-    """Stream ``url`` into ``dest`` and return its sha256 (GitHub redirects to its file host)."""
-    import requests
-
-    digest = hashlib.sha256()
-    with requests.get(url, stream=True, timeout=timeout) as response:
-        response.raise_for_status()
-        with open(dest, "wb") as out:
-            for chunk in response.iter_content(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-    return digest.hexdigest()

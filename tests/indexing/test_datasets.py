@@ -35,6 +35,17 @@ def run_extract(coco128_dir: Path, out: Path, **kwargs) -> object:
     )
 
 
+def run_command(coco128_dir: Path, out: Path, *args: str) -> None:
+    """The extract_coco_subset command, as a user types it, on COCO128."""
+    call_command(
+        "extract_coco_subset",
+        "--annotations", str(coco128_dir / "annotations" / "instances_train2017.json"),
+        "--images", str(coco128_dir / "images" / "train2017"),
+        "--out", str(out),
+        *args,
+    )  # fmt: skip
+
+
 def expected_boxes(coco: dict) -> tuple[Counter, set[int], Counter]:
     """Non-crowd boxes per class name, images holding one, and crowd boxes per image, straight from the json."""
     names = {c["id"]: c["name"] for c in coco["categories"]}
@@ -131,28 +142,14 @@ def test_refuses_to_overwrite_a_version(coco128_dir: Path, tmp_path: Path) -> No
     run_extract(coco128_dir, out)
     before = split_listing(out)
     with pytest.raises(CommandError, match="already exists"):
-        call_command(
-            "extract_coco_subset",
-            "--annotations", str(coco128_dir / "annotations" / "instances_train2017.json"),
-            "--images", str(coco128_dir / "images" / "train2017"),
-            "--out", str(out),
-            "--seed", "3",
-        )  # fmt: skip
+        run_command(coco128_dir, out, "--seed", "3")
     assert split_listing(out) == before
     assert Dataset.objects.filter(name="coco_subset", version="version_1").count() == 1
 
 
 def test_data_yaml_and_dataset_row(coco128_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "coco_subset" / "version_3"
-    call_command(
-        "extract_coco_subset",
-        "--annotations", str(coco128_dir / "annotations" / "instances_train2017.json"),
-        "--images", str(coco128_dir / "images" / "train2017"),
-        "--out", str(out),
-        "--split", "0.7,0.3,0",
-        "--max-images", "20",
-        "--copy",
-    )  # fmt: skip
+    run_command(coco128_dir, out, "--split", "0.7,0.3,0", "--max-images", "20", "--copy")
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert data["nc"] == len(CLASSES)
     assert list(data["names"].values()) == CLASSES

@@ -32,12 +32,12 @@ def serve(monkeypatch, body: bytes) -> list[str]:
     """Answer release downloads with ``body``; returns the URLs asked for."""
     asked: list[str] = []
 
-    def fetch(url: str, dest: Path, timeout: float = 60.0) -> str:
+    def fetch(url: str, dest: Path, **options) -> str:
         asked.append(url)
         dest.write_bytes(body)
         return hashlib.sha256(body).hexdigest()
 
-    monkeypatch.setattr(official, "fetch_release_asset", fetch)
+    monkeypatch.setattr(official, "stream_to_file", fetch)
     return asked
 
 

@@ -104,7 +104,32 @@ def test_failed_download_names_the_setting(settings, tmp_path, monkeypatch) -> N
         raise ConnectionError("github.com unreachable")
 
     monkeypatch.setattr(indexing.vision.weights, "require_reachable", lambda *args: None)
-    monkeypatch.setattr(indexing.vision.official_weights, "fetch_release_asset", unreachable)
+    monkeypatch.setattr(indexing.vision.official_weights, "stream_to_file", unreachable)
     settings.MODEL_CACHE_DIR = tmp_path
     with pytest.raises(ModelLoadError, match="could not be downloaded.*set DETECTOR_WEIGHTS to a local .pt file"):
         resolve_detector_weights("yolov5s.pt")
+
+
+def test_an_mlflow_server_that_does_not_answer_fails_at_once(settings, monkeypatch):
+    """The MLflow client retries for minutes; weights from a dead server fail in seconds, say so, and /healthz too."""
+    import socket
+    import time
+
+    from indexing.vision import downloads
+    from indexing.vision.availability import detector_problem
+    from indexing.vision.downloads import SourceUnreachable
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens once it is closed
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    settings.MLFLOW_TRACKING_URI = f"http://127.0.0.1:{port}"
+    settings.DETECTOR_WEIGHTS = "runs:/0123456789abcdef0123456789abcdef/weights/best.pt"
+    downloads.forget_verdicts()
+    started = time.monotonic()
+    with pytest.raises(SourceUnreachable, match=rf"127\.0\.0\.1:{port} is unreachable.*DETECTOR_WEIGHTS"):
+        resolve_detector_weights(settings.DETECTOR_WEIGHTS)
+    assert detector_problem().startswith("Cannot download the detector weights 'runs:/")
+    downloads.forget_verdicts()
+    assert time.monotonic() - started < 5
