@@ -44,3 +44,27 @@ def clustered_vectors(count: int, dim: int = 512, clusters: int = 1000, seed: in
         chunk = centres[rng.integers(0, clusters, n)] + 0.3 * rng.standard_normal((n, dim)).astype(np.float32)
         out[start : start + n] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
     return out
+
+
+MIXTURE_SEED = 20261129
+
+
+def mixture_vectors(count: int, seed: int, dim: int = 512, clusters: int = 2000, spread: float = 0.3) -> np.ndarray:
+    """``count`` unit vectors from one fixed mixture: the same centres for every seed.
+
+    Data and queries drawn with different seeds come from the same distribution, as a
+    user's queries come from the collection's own kinds of object. ``spread`` is the
+    noise's total length against a unit centre: two samples of one cluster have a
+    cosine of about 1 / (1 + spread**2) (0.92 at 0.3), near what CLIP gives two crops
+    of the same kind of object.
+    """
+    centres = np.random.default_rng(MIXTURE_SEED).standard_normal((clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    rng = np.random.default_rng(seed)
+    out = np.empty((count, dim), dtype=np.float32)
+    for start in range(0, count, 100_000):
+        n = min(100_000, count - start)
+        noise = rng.standard_normal((n, dim)).astype(np.float32) * (spread / np.sqrt(dim))
+        chunk = centres[rng.integers(0, clusters, n)] + noise
+        out[start : start + n] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+    return out

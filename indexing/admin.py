@@ -67,7 +67,7 @@ class DatasetAdmin(admin.ModelAdmin):
     @admin.action(description="Rebuild the search index (FAISS) over all active crops", permissions=["index"])
     def rebuild_index(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
         try:
-            jobs.queue_index_rebuild()
+            jobs.queue_index_update(rebuild=True)
         except IndexingUnavailable as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return

@@ -114,6 +114,17 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     return index.search(queries, k)
 
 
+def remove_ids(index: faiss.Index, ids: np.ndarray) -> int:
+    """Remove ``ids`` from the index where its type allows (not HNSW: search drops repeats instead)."""
+    if not len(ids):
+        return 0
+    try:
+        return int(index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))))
+    except RuntimeError:
+        logger.info("%s cannot remove ids; %d re-added crops stay twice until the next full build", index, len(ids))
+        return 0
+
+
 def serialize(index: faiss.Index) -> bytes:
     return faiss.serialize_index(index).tobytes()
 

@@ -1,76 +1,194 @@
-"""FAISS index builds: publish a build over the active crops; find and load the served one.
+"""FAISS index builds: add new crops to the served index, or rebuild it when due.
 
 A build is derived data (PostgreSQL holds the truth), published only once its file
-is fully stored with a checksum: search (search/index_cache.py) loads the newest
-ready build and keeps the previous one if a build crashes.
+is fully stored with a checksum (indexing.index_files): a crash at any point leaves
+the served build as it was. ``update_index`` is the one rule after indexing work:
+- crops stored (or shown again) since the served build are added to a copy of its
+  index (``add_with_ids``, no retraining): an update costs the new crops, not the
+  collection;
+- a full build (with training, for IVF/PQ kinds) runs only when there is no build,
+  when asked, when the crops added since the last training pass
+  ANN_RETRAIN_SHARE of the index, when hidden or deleted crops pass
+  ANN_COMPACT_SHARE (they are filtered at query time until then), or when the
+  chooser picks another kind for the collection's new size.
+Search (search.candidates) ranks in SQL the crops a build does not hold yet.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
-import faiss
+import numpy as np
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.db.models import Max
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from indexing import ann
+from indexing import ann, index_files
 from indexing.models import Crop, IndexBuild
-from indexing.vectors import load_active_vectors
+from indexing.vectors import load_active_vectors, newest_stored_crop_id
 
 logger = logging.getLogger(__name__)
 
 # A build still "building" after this long was left by a crashed worker.
 STALE_BUILD_AFTER = timedelta(hours=6)
+# pg_advisory_lock key: one index writer at a time, across hosts; released if its process dies.
+INDEX_WRITER_LOCK = 0x56530001
+
+
+def update_index(*, kind: str | None = None, use_gpu: bool | None = None, rebuild: bool = False) -> IndexBuild | None:
+    """Bring the served index up to date: an incremental update, or a full build when due.
+
+    Returns the new build, or None when the served one already holds every crop.
+    """
+    with index_writer():
+        current = latest_ready_build()
+        reason = "asked for" if rebuild else rebuild_reason(current, kind)
+        if reason:
+            logger.info("Full index build: %s", reason)
+            return publish_build(kind, use_gpu=use_gpu)
+        return publish_update(current)
+
+
+def rebuild_reason(current: IndexBuild | None, kind: str | None = None) -> str:
+    """Why the next build must start from scratch, or "" when adding to ``current`` will do."""
+    if current is None:
+        return "no index yet"
+    if kind and kind != current.kind:
+        return f"{kind} asked for, {current.kind} served"
+    added = tail(current).count()
+    indexed_active = Crop.objects.filter(is_active=True, pk__lte=current.max_crop_id).count()
+    dead = max(current.size - indexed_active, 0)
+    if current.size and dead / current.size > settings.ANN_COMPACT_SHARE:
+        return f"{dead} of {current.size} indexed crops are hidden or deleted (ANN_COMPACT_SHARE)"
+    total = current.size + added
+    untrained = total - current.trained_size
+    if needs_training(current.kind) and total and untrained / total > settings.ANN_RETRAIN_SHARE:
+        return f"{untrained} of {total} vectors added since training (ANN_RETRAIN_SHARE)"
+    wanted = ann.choose_kind(total - dead)
+    if settings.ANN_INDEX_KIND == "auto" and wanted != current.kind:
+        return f"{wanted} suits {total - dead} crops better than {current.kind}"
+    return ""
+
+
+def needs_training(kind: str) -> bool:
+    return "IVF" in kind or "PQ" in kind
+
+
+def tail(build: IndexBuild) -> QuerySet[Crop]:
+    """Active crops the build does not hold: stored after it, or shown again since it started."""
+    return crops_outside(max_crop_id=build.max_crop_id, built_at=build.created)
+
+
+def crops_outside(*, max_crop_id: int, built_at: datetime) -> QuerySet[Crop]:
+    """Active crops an index over ids up to ``max_crop_id``, read from ``built_at``, may lack."""
+    return Crop.objects.filter(is_active=True).filter(Q(pk__gt=max_crop_id) | Q(reactivated__gt=built_at))
 
 
 def publish_build(kind: str | None = None, use_gpu: bool | None = None) -> IndexBuild:
-    """Build a FAISS index over every active crop and publish it when complete.
-
-    The build row is ``building`` until its file is fully stored with a checksum;
-    only then does it become ``ready``, so search keeps the previous ready build
-    if this one crashes. Old builds beyond ANN_KEEP_BUILDS are pruned.
-    """
+    """Build a FAISS index over every active crop, from scratch, and publish it when complete."""
     mark_stale_builds_failed()
-    max_crop_id = Crop.objects.aggregate(top=Max("id"))["top"] or 0
-    build = IndexBuild.objects.create(kind=kind or "auto", status=IndexBuild.Status.BUILDING, max_crop_id=max_crop_id)
-    try:
+    max_crop_id = newest_stored_crop_id()
+    build = start(IndexBuild(kind=kind or "auto", status=IndexBuild.Status.BUILDING, max_crop_id=max_crop_id))
+    with publishing(build):
         ids, vectors = load_active_vectors()
-        # Crops committed while we read are covered by the exact search over newer ids.
+        # Crops committed while we read are ranked in SQL with the newer ids (search.candidates).
         ids, vectors = ids[ids <= max_crop_id], vectors[ids <= max_crop_id]
         build.kind = kind or ann.choose_kind(len(ids))
         index = ann.make_index(vectors, ids, build.kind, settings.ANN_USE_GPU if use_gpu is None else use_gpu)
-        data = ann.serialize(index)
-        build.checksum = hashlib.sha256(data).hexdigest()
-        build.file.save(f"index-{build.pk}-{build.checksum[:12]}.faiss", ContentFile(data), save=False)
-        build.size = len(ids)
-        build.embedder_version = embedder_versions(ids)
-        build.status = IndexBuild.Status.READY
-        build.finished = timezone.now()
-        build.save()
-    except Exception as exc:
+        build.size = build.trained_size = len(ids)
+        build.embedder_version = embedder_version(ids)
+        finish(build, index)
+    return build
+
+
+def publish_update(current: IndexBuild) -> IndexBuild | None:
+    """Publish ``current``'s index plus the crops it does not hold; None when there are none."""
+    max_crop_id = newest_stored_crop_id()
+    news = tail(current).filter(pk__lte=max_crop_id)
+    if not news.exists():
+        return None
+    build = start(
+        IndexBuild(
+            kind=current.kind,
+            params=current.params,
+            parent=current,
+            trained_size=current.trained_size,
+            embedder_version=current.embedder_version,
+            status=IndexBuild.Status.BUILDING,
+            max_crop_id=max_crop_id,
+        )
+    )
+    with publishing(build):
+        ids, vectors = load_active_vectors(news)
+        index = index_files.read_index(current, mmap=False)
+        # Crops shown again may still be in the index (hidden after it was built): drop them first.
+        ann.remove_ids(index, ids[ids <= current.max_crop_id])
+        index.add_with_ids(np.ascontiguousarray(vectors), ids)
+        build.size = int(index.ntotal)
+        finish(build, index)
+    return build
+
+
+def start(build: IndexBuild) -> IndexBuild:
+    """Save a new build stamped by the database's clock, which also stamps crops shown again (builds.tail)."""
+    build.save()
+    IndexBuild.objects.filter(pk=build.pk).update(created=Now())
+    build.refresh_from_db(fields=["created"])
+    return build
+
+
+@contextmanager
+def publishing(build: IndexBuild) -> Iterator[None]:
+    """Mark the build failed (and keep serving the previous one) if anything in the block raises."""
+    try:
+        yield
+    except BaseException as exc:
         IndexBuild.objects.filter(pk=build.pk).update(
             status=IndexBuild.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:4000], finished=timezone.now()
         )
         raise
-    logger.info("Index build %s ready: %s over %d crops (%d bytes)", build.pk, build.kind, build.size, len(data))
+
+
+def finish(build: IndexBuild, index) -> None:
+    """Store the index file, then (only then) mark the build ready."""
+    size = index_files.save_index(build, index)
+    build.status = IndexBuild.Status.READY
+    build.finished = timezone.now()
+    build.save()
+    logger.info("Index build %s ready: %s over %d crops (%d bytes)", build.pk, build.kind, build.size, size)
     prune_builds(settings.ANN_KEEP_BUILDS)
-    return build
+
+
+@contextmanager
+def index_writer() -> Iterator[None]:
+    """Hold the index writer lock: concurrent jobs' updates run one after another, each adding the rest."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [INDEX_WRITER_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [INDEX_WRITER_LOCK])
+
+
+def waiting_crops(*, at_least: int) -> bool:
+    """True when at least ``at_least`` active crops wait outside the served index (or there is none)."""
+    build = latest_ready_build()
+    return build is None or tail(build)[: max(at_least, 1)].count() >= at_least
 
 
 def index_is_current() -> bool:
-    """True when the newest ready build covers exactly the active crops there are now."""
+    """True when the newest ready build holds every active crop (hidden ones are filtered at query time)."""
     build = latest_ready_build()
-    if build is None:
-        return False
-    active = Crop.objects.filter(is_active=True)
-    return not active.filter(pk__gt=build.max_crop_id).exists() and active.count() == build.size
+    return build is not None and not tail(build).exists()
 
 
-def embedder_versions(ids) -> str:
+def embedder_version(ids) -> str:
     versions = Crop.objects.filter(pk__in=[int(i) for i in ids[:1]]).values_list("embedder_version", flat=True)
     return next(iter(versions), "")
 
@@ -90,6 +208,7 @@ def prune_builds(keep: int) -> int:
         if build.file:
             build.file.delete(save=False)
         build.delete()
+    index_files.forget_cached(set(ready.values_list("pk", flat=True)[:keep]))
     return len(doomed)
 
 
@@ -97,13 +216,6 @@ def latest_ready_build() -> IndexBuild | None:
     return IndexBuild.objects.filter(status=IndexBuild.Status.READY).order_by("-created", "-pk").first()
 
 
-def load_build(build: IndexBuild) -> faiss.Index:
-    """Read a build's file and check it against its recorded checksum."""
-    with build.file.open("rb") as handle:
-        data = handle.read()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != build.checksum:
-        raise ValueError(
-            f"Index build {build.pk} file {build.file.name} is corrupt: sha256 {digest} != {build.checksum}"
-        )
-    return ann.deserialize(data)
+def load_build(build: IndexBuild):
+    """The build's index, memory-mapped (shared by the processes of a host), checked against its checksum."""
+    return index_files.read_index(build)

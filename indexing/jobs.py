@@ -2,8 +2,8 @@
 
 A job covers a dataset's pending images and lives the same way on both paths:
 create_job, start_job, run_batch for each batch (process it, recount the job's
-progress; a batch that raises fails the job), finish, then after_job (a new FAISS
-build when the served one is stale). embed_and_index runs the batches in its own
+progress; a batch that raises fails the job), finish, then after_job (the served
+FAISS index updated with the job's crops). embed_and_index runs the batches in its own
 process (run_job); enqueue_dataset_indexing hands them to Celery workers, whose
 tasks (indexing.tasks) are one call each into this module.
 """
@@ -119,18 +119,18 @@ def fail_job(job_id: int, error: str) -> None:
 def after_job(
     job: IndexingJob, *, index_kind: str | None = None, use_gpu: bool | None = None, queue_build: bool = False
 ) -> IndexBuild | None:
-    """What follows a finished job, on both paths: a new FAISS build, unless the served one is current.
+    """What follows a finished job, on both paths: builds.update_index, unless the served index holds every crop.
 
-    The command builds here and returns the build. A worker queues it as a task of its
-    own instead (queue_build), so a build that fails is retried without the batch.
+    The command updates here and returns the new build. A worker queues the update as a
+    task of its own instead (queue_build), so an update that fails is retried without the batch.
     """
     if builds.index_is_current():
-        logger.info("Job %s: the served FAISS build is current; no new build", job.pk)
+        logger.info("Job %s: the served FAISS index holds every active crop; no update", job.pk)
         return None
     if queue_build:
-        queue_index_rebuild()
+        queue_index_update()
         return None
-    return builds.publish_build(index_kind, use_gpu=use_gpu)
+    return builds.update_index(kind=index_kind, use_gpu=use_gpu)
 
 
 # --- In this process: the command line -------------------------------------------------
@@ -198,16 +198,22 @@ def dispatch_job(*, job_id: int, rebuild_index: bool = True) -> int:
 
 
 def run_queued_batch(*, job_id: int, image_ids: Sequence[int], rebuild_index: bool = True) -> BatchResult:
-    """A worker's batch: run_batch, then after_job if it was the job's last."""
+    """A worker's batch: run_batch, then after_job if it was the job's last.
+
+    A long job also updates the index on the way, whenever ANN_UPDATE_EVERY crops wait
+    outside it: searches rank those in SQL, which slows as they pile up.
+    """
     result, finished = run_batch(job_id=job_id, image_ids=image_ids)
     if finished and rebuild_index:
         after_job(IndexingJob.objects.get(pk=job_id), queue_build=True)
+    elif rebuild_index and result.crops and builds.waiting_crops(at_least=settings.ANN_UPDATE_EVERY):
+        queue_index_update()
     return result
 
 
-def queue_index_rebuild() -> None:
-    """Queue a new FAISS build over all active crops (the admin's explicit rebuild, and after_job's)."""
+def queue_index_update(*, rebuild: bool = False) -> None:
+    """Queue builds.update_index: new crops added to the served index, or a full build (``rebuild``)."""
     from indexing import tasks
 
     require_workers()
-    tasks.rebuild_index_task.delay()
+    tasks.update_index_task.delay(rebuild=rebuild)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import F, Q
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 from indexing.vision.formats import STORED_EXTENSIONS
 
@@ -129,6 +129,10 @@ class Crop(models.Model):
     embedder_version = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True, db_index=True, help_text="Inactive crops are never searched.")
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the crop was last made active again. Set by a database trigger (migration 0003) on
+    # every path that flips is_active, so search finds a reactivated crop at once: it is
+    # ranked in SQL with the crops newer than the served index (search.candidates).
+    reactivated = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -142,15 +146,10 @@ class Crop(models.Model):
                 name="crop_confidence_0_1",
             ),
         ]
-        indexes = [
-            HnswIndex(
-                name="crop_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
-        ]
+        # No pgvector ANN index on the embedding: FAISS serves every approximate search, and
+        # PostgreSQL ranks exactly the few rows FAISS does not hold yet (search.candidates).
+        # Maintaining an HNSW index cut the store step's throughput (bench/store.py, README
+        # "Scaling"), and its scans drop rows under filters (pgvector 0.6 has no iterative scan).
 
     def __str__(self) -> str:
         return f"{self.label} #{self.pk}"
@@ -178,6 +177,16 @@ class IndexBuild(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING, db_index=True)
     # Crops with a larger id than this were added after the build.
     max_crop_id = models.BigIntegerField(default=0)
+    params = models.JSONField(
+        default=dict, blank=True, help_text="Search-time knobs chosen with the kind (efSearch, nprobe, k_factor)."
+    )
+    # An update is its parent's index plus the crops stored since (add_with_ids): no retraining.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="updates", editable=False
+    )
+    trained_size = models.PositiveIntegerField(
+        default=0, help_text="Vectors in the index when it was last built from scratch (trained)."
+    )
     embedder_version = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)

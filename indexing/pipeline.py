@@ -7,18 +7,15 @@ crash adds nothing twice. Jobs (indexing.jobs) call process_images batch by batc
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from indexing.models import Crop, SourceImage, crop_file_name
+from indexing.models import SourceImage
+from indexing.store import AnalysedImage, store_batch
 from indexing.vision.crops import CropPolicy, PlannedCrop, plan_crops
 from indexing.vision.detector import Detector, get_detector
 from indexing.vision.embedder import Embedder, get_embedder
@@ -26,8 +23,6 @@ from indexing.vision.errors import ImageError, ModelLoadError
 from indexing.vision.images import load_image
 
 logger = logging.getLogger(__name__)
-
-CROP_JPEG_QUALITY = 90
 
 
 @dataclass
@@ -61,18 +56,18 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
         return result
     detector, embedder, policy = get_detector(), get_embedder(), CropPolicy.from_settings()
     outcomes = analyse_batch([pixels for _, pixels in decoded], detector, embedder, policy)
+    analysed = []
     for (image, pixels), outcome in zip(decoded, outcomes, strict=True):
         if isinstance(outcome, str):
             if mark_failed(image, outcome):
                 result.failed += 1
                 result.failures[image.pk] = outcome
             continue
-        crops, image_vectors = outcome
-        if store_crops(image, pixels.size, crops, image_vectors, detector.version, embedder.version):
-            result.done += 1
-            result.crops += len(crops)
-        else:
-            result.skipped += 1
+        analysed.append(AnalysedImage(image, pixels.size, *outcome))
+    stored = store_batch(analysed, detector_version=detector.version, embedder_version=embedder.version)
+    result.done = len(stored)
+    result.crops = sum(len(a.crops) for a in analysed if a.image.pk in stored)
+    result.skipped += len(analysed) - len(stored)
     return result
 
 
@@ -137,50 +132,3 @@ def mark_failed(image: SourceImage, error: str) -> bool:
         status=SourceImage.Status.FAILED, error=error[:2000], processed=timezone.now()
     )
     return changed == 1
-
-
-def store_crops(
-    image: SourceImage,
-    size: tuple[int, int],
-    crops: Sequence[PlannedCrop],
-    vectors,
-    detector_version: str,
-    embedder_version: str,
-) -> bool:
-    """Write an image's crops and mark it done, atomically; False if it was not pending.
-
-    Crop files are written first under deterministic names, so a crash before the
-    commit leaves files that the retry overwrites rather than duplicates.
-    """
-    names = [save_crop_file(image, index, crop.pixels) for index, crop in enumerate(crops)]
-    with transaction.atomic():
-        locked = SourceImage.objects.select_for_update().filter(pk=image.pk, status=SourceImage.Status.PENDING)
-        if not locked.exists():
-            return False
-        Crop.objects.bulk_create(
-            Crop(
-                image=image,
-                label=crop.label,
-                confidence=crop.confidence,
-                x1=crop.box[0],
-                y1=crop.box[1],
-                x2=crop.box[2],
-                y2=crop.box[3],
-                file=name,
-                embedding=vector,
-                detector_version=detector_version,
-                embedder_version=embedder_version,
-            )
-            for crop, name, vector in zip(crops, names, vectors, strict=True)
-        )
-        locked.update(status=SourceImage.Status.DONE, error="", width=size[0], height=size[1], processed=timezone.now())
-    return True
-
-
-def save_crop_file(image: SourceImage, index: int, pixels: Image.Image) -> str:
-    name = crop_file_name(image, index)
-    buffer = io.BytesIO()
-    pixels.save(buffer, format="JPEG", quality=CROP_JPEG_QUALITY)
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    return default_storage.save(name, ContentFile(buffer.getvalue()))

@@ -34,6 +34,7 @@ def process_batch_task(job_id: int, image_ids: list[int], rebuild_index: bool = 
 
 
 @shared_task(**RETRY)
-def rebuild_index_task(kind: str | None = None) -> int:
-    """Publish a new FAISS build over all active crops; returns its id."""
-    return builds.publish_build(kind).pk
+def update_index_task(rebuild: bool = False, kind: str | None = None) -> int | None:
+    """builds.update_index: add new crops to the served index, or build it afresh; returns the new build's id."""
+    build = builds.update_index(kind=kind, rebuild=rebuild)
+    return build.pk if build else None

@@ -188,6 +188,17 @@ class DatasetIndexView(APIView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
+class IndexRebuildView(APIView):
+    """Queue a full build of the search index (retrained, hidden crops dropped), as the admin action."""
+
+    permission_classes = [CanIndexDatasets]
+
+    @extend_schema(request=None, responses={202: s.IndexRebuildResponse, 503: s.ErrorResponse})
+    def post(self, request: Request) -> Response:
+        jobs.queue_index_update(rebuild=True)
+        return Response({"queued": "full index build"}, status=status.HTTP_202_ACCEPTED)
+
+
 class JobView(SearchView):
     @extend_schema(responses={200: s.IndexingJobSerializer, 404: s.ErrorResponse})
     def get(self, request: Request, job_id: int) -> Response:

@@ -1,4 +1,7 @@
-"""The FAISS index this process searches: loaded once, swapped when a newer build is ready.
+"""The FAISS index this process searches: mapped once, swapped when a newer build is ready.
+
+Builds are read through a memory map (indexing.index_files), so the gunicorn workers
+of one host share one copy of the index in the page cache.
 
 Checking for a newer build is one indexed query, done at most every
 SEARCH_INDEX_CHECK_SECONDS, not on every request.
@@ -10,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import faiss
 from django.conf import settings
@@ -23,8 +27,9 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LoadedIndex:
     build_id: int
-    max_crop_id: int
-    index: faiss.Index
+    max_crop_id: int  # crops with larger ids are not in the index: ranked in SQL (search.candidates)
+    built_at: datetime  # crops shown again after this may be missing from it: ranked in SQL too
+    index: faiss.Index  # memory-mapped: a host's web processes share one copy
 
 
 class IndexHolder:
@@ -54,7 +59,7 @@ class IndexHolder:
         started = time.perf_counter()
         try:
             index = builds.load_build(build)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RuntimeError) as exc:
             # Keep serving the index we have (or pgvector alone) rather than failing searches.
             logger.error("Could not load index build %s: %s", build.pk, exc)
             return None
@@ -65,7 +70,7 @@ class IndexHolder:
             build.size,
             time.perf_counter() - started,
         )
-        return LoadedIndex(build.pk, build.max_crop_id, index)
+        return LoadedIndex(build.pk, build.max_crop_id, build.created, index)
 
     def reset(self) -> None:
         with self._lock:

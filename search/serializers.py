@@ -168,6 +168,10 @@ class CropActiveRequest(serializers.Serializer):
     is_active = serializers.BooleanField()
 
 
+class IndexRebuildResponse(serializers.Serializer):
+    queued = serializers.CharField()
+
+
 class ErrorResponse(serializers.Serializer):
     error = serializers.CharField()
     details = serializers.JSONField(required=False)

@@ -15,13 +15,12 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from indexing import ann
 from indexing.models import Crop
-from indexing.vectors import exact_nearest
 from indexing.vision.embedder import get_embedder
 from search import photos
+from search.candidates import search_vectors
 from search.errors import CropNotFound, PhotoNotSearchable, SearchInputError, UploadTooLarge
-from search.index_cache import LoadedIndex, index_holder
+from search.results import SearchResult, active_crops, to_result
 from search.validation import (
     check_label_count,
     check_upload_size,
@@ -35,6 +34,7 @@ from search.validation import (
 # Errors (search.errors) and checks (search.validation) live apart; importable from here as before.
 __all__ = [
     "CropNotFound",
+    "SearchResult",
     "PhotoNotSearchable",
     "SearchInputError",
     "UploadTooLarge",
@@ -42,20 +42,6 @@ __all__ = [
     "check_upload_size",
     "read_upload",
 ]
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    crop_id: int
-    label: str
-    confidence: float
-    score: float
-    crop_url: str
-    image_url: str
-    image_id: int
-    box: tuple[float, float, float, float]
-    dataset: str
-    split: str
 
 
 @dataclass
@@ -156,80 +142,3 @@ def get_crop(crop_id: int) -> SearchResult:
     if crop is None:
         raise CropNotFound(f"There is no crop {crop_id}.")
     return to_result(crop, score=1.0)
-
-
-# --- Vector search -----------------------------------------------------------------
-
-
-def active_crops():
-    return Crop.objects.filter(is_active=True).select_related("image__dataset")
-
-
-def search_vectors(
-    vectors: np.ndarray, k: int, labels: list[str] | None, min_score: float | None
-) -> list[list[SearchResult]]:
-    """For each query vector, the ``k`` best active crops (label and score filters applied)."""
-    loaded = index_holder.current()
-    return [
-        search_faiss(vector, k, labels, min_score, loaded) if loaded else search_pgvector(vector, k, labels, min_score)
-        for vector in np.asarray(vectors, dtype=np.float32)
-    ]
-
-
-def search_pgvector(vector: np.ndarray, k: int, labels, min_score) -> list[SearchResult]:
-    crops = active_crops()
-    if labels:
-        crops = crops.filter(label__in=labels)
-    results = [to_result(crop, 1.0 - crop.distance) for crop in exact_nearest(crops, vector, k)]
-    return [r for r in results if min_score is None or r.score >= min_score]
-
-
-def search_faiss(vector: np.ndarray, k: int, labels, min_score, loaded: LoadedIndex) -> list[SearchResult]:
-    """The loaded FAISS build's candidates + exact scores of newer crops, then checked against the database.
-
-    Filters (label, inactive) can discard candidates, so fetch more than ``k`` and
-    widen until ``k`` survive or the index has nothing more to give.
-    """
-    fresh = fresh_candidates(vector, loaded.max_crop_id)
-    fetch = k * 4 if labels else k + 8
-    while True:
-        scores, ids = ann.search(loaded.index, vector, min(fetch, max(loaded.index.ntotal, 1)))
-        candidates = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
-        candidates.update(fresh)
-        results = hydrate(candidates, labels, min_score)
-        exhausted = fetch >= loaded.index.ntotal
-        if len(results) >= k or exhausted or (min_score is not None and min(scores[0]) < min_score):
-            return results[:k]
-        fetch *= 4
-
-
-def fresh_candidates(vector: np.ndarray, after_id: int) -> dict[int, float]:
-    """Exact cosine scores of every crop added after the loaded build."""
-    rows = Crop.objects.filter(pk__gt=after_id, is_active=True).values_list("pk", "embedding")
-    return {pk: float(np.dot(np.asarray(embedding, dtype=np.float32), vector)) for pk, embedding in rows}
-
-
-def hydrate(candidates: dict[int, float], labels, min_score) -> list[SearchResult]:
-    """Rows for the candidate ids that are still active (and match the filters), best first."""
-    crops = active_crops().filter(pk__in=list(candidates))
-    if labels:
-        crops = crops.filter(label__in=labels)
-    results = [to_result(crop, candidates[crop.pk]) for crop in crops]
-    results = [r for r in results if min_score is None or r.score >= min_score]
-    return sorted(results, key=lambda r: (-r.score, r.crop_id))
-
-
-def to_result(crop: Crop, score: float) -> SearchResult:
-    image = crop.image
-    return SearchResult(
-        crop_id=crop.pk,
-        label=crop.label,
-        confidence=round(crop.confidence, 4),
-        score=round(float(score), 6),
-        crop_url=crop.file.url if crop.file else "",
-        image_url=image.file.url if image.file else "",
-        image_id=image.pk,
-        box=(crop.x1, crop.y1, crop.x2, crop.y2),
-        dataset=str(image.dataset),
-        split=image.split,
-    )

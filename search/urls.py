@@ -13,6 +13,7 @@ api_patterns = [
     path("api/crops/<int:crop_id>/similar", api.SimilarView.as_view(), name="api-crop-similar"),
     path("api/datasets", api.DatasetListView.as_view(), name="api-datasets"),
     path("api/datasets/<int:dataset_id>/index", api.DatasetIndexView.as_view(), name="api-dataset-index"),
+    path("api/index/rebuild", api.IndexRebuildView.as_view(), name="api-index-rebuild"),
     path("api/jobs/<int:job_id>", api.JobView.as_view(), name="api-job"),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="search:api-schema"), name="api-docs"),

@@ -65,6 +65,7 @@ def isolated_media(settings, media_root: Path, index_root: Path) -> None:
     """Uploaded and generated files (FAISS builds too) go to temporary folders, not var/."""
     settings.MEDIA_ROOT = media_root
     settings.INDEX_ROOT = index_root
+    settings.INDEX_CACHE_DIR = index_root / "host-cache"
 
 
 @pytest.fixture(autouse=True)

@@ -265,6 +265,15 @@ ANN_SEARCH_THREADS = env.int("ANN_SEARCH_THREADS", default=1)
 ANN_USE_GPU = env.bool("ANN_USE_GPU", default=False)
 # How many ready index builds to keep (older files are deleted).
 ANN_KEEP_BUILDS = env.int("ANN_KEEP_BUILDS", default=3)
+# Index updates add new crops to the served index; a full build (retraining IVF/PQ) runs when the
+# vectors added since the last training pass this share of the index...
+ANN_RETRAIN_SHARE = env.float("ANN_RETRAIN_SHARE", default=0.5)
+# ...or when hidden and deleted crops (filtered at query time until then) pass this share.
+ANN_COMPACT_SHARE = env.float("ANN_COMPACT_SHARE", default=0.2)
+# During a long job, update the index whenever this many crops wait outside it (ranked in SQL meanwhile).
+ANN_UPDATE_EVERY = env.int("ANN_UPDATE_EVERY", default=50_000)
+# Each host's copies of index files from remote storage (memory-mapped by its web processes).
+INDEX_CACHE_DIR = Path(env("INDEX_CACHE_DIR", default=str(VAR_DIR / "index-cache")))
 
 # --- Search -------------------------------------------------------------------
 SEARCH_DEFAULT_K = env.int("SEARCH_DEFAULT_K", default=12)

@@ -59,6 +59,7 @@ def worker_env(broker, media_root, index_root, yolov5n_weights, test_clip_dir, t
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "MEDIA_ROOT": str(media_root),
         "INDEX_ROOT": str(index_root),
+        "INDEX_CACHE_DIR": str(index_root / "host-cache"),
         "DETECTOR_WEIGHTS": str(yolov5n_weights),
         "CLIP_MODEL": str(test_clip_dir),
         "INDEXING_BATCH_SIZE": "3",

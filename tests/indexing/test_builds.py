@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
@@ -21,7 +22,7 @@ def crops() -> list[Crop]:
 
 
 def pgvector_exact_top10(query: np.ndarray) -> list[tuple[int, float]]:
-    """Exact cosine top-10 in PostgreSQL: index scans off, so the HNSW index cannot approximate."""
+    """Exact cosine top-10 in PostgreSQL (there is no ANN index on the embedding to approximate it)."""
     return [(row.pk, 1.0 - row.distance) for row in exact_nearest(Crop.objects.filter(is_active=True), query, 10)]
 
 
@@ -47,10 +48,10 @@ def test_only_active_crops_are_indexed(crops):
 def test_a_failed_build_leaves_the_previous_one_in_service(crops, monkeypatch):
     good = publish_build()
 
-    def crash(index):
-        raise MemoryError("simulated crash while serializing")
+    def crash(index, path):
+        raise MemoryError("simulated crash while writing the index file")
 
-    monkeypatch.setattr(ann, "serialize", crash)
+    monkeypatch.setattr(faiss, "write_index", crash)
     with pytest.raises(MemoryError):
         publish_build()
     failed = IndexBuild.objects.exclude(pk=good.pk).get()
@@ -161,8 +162,15 @@ def test_gpu_request_without_gpu_builds_on_cpu_and_says_so(crops, caplog, monkey
     assert list(ann.search(load_build(build), query, 10)[1][0]) == expected
 
 
-def test_index_is_current_until_crops_change(crops):
+def test_index_is_current_until_a_crop_is_added_or_shown_again(crops):
     publish_build()
     assert index_is_current()
+    # Hiding a crop needs no new build: search filters it out at query time.
     Crop.objects.filter(pk=crops[0].pk).update(is_active=False)
+    assert index_is_current()
+    # Showing it again does: it may be missing from the index.
+    Crop.objects.filter(pk=crops[0].pk).update(is_active=True)
+    assert not index_is_current()
+    publish_build()
+    make_crop(crops[0].image, unit_vectors(1, seed=5)[0])
     assert not index_is_current()

@@ -57,7 +57,7 @@ def test_without_a_worker_indexing_is_refused_with_what_to_set(no_worker):
     with pytest.raises(jobs.IndexingUnavailable, match="CELERY_BROKER_URL.*CELERY_TASK_ALWAYS_EAGER"):
         jobs.enqueue_dataset_indexing(dataset)
     with pytest.raises(jobs.IndexingUnavailable):
-        jobs.queue_index_rebuild()
+        jobs.queue_index_update(rebuild=True)
     assert not IndexingJob.objects.exists() and not IndexBuild.objects.exists()
 
 

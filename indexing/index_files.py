@@ -1,0 +1,117 @@
+"""Index files: stored once with a checksum, read by every web process through one memory map.
+
+A build's file lives in private index storage (settings.STORAGES["indexes"], local
+disk or a bucket). Web processes read it with FAISS's memory-mapped I/O, so the
+gunicorn workers of one host share one copy in the page cache instead of holding
+one each. Storage that is not a local path (GCS) is first copied to
+INDEX_CACHE_DIR on the host, checked against the build's sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import faiss
+from django.conf import settings
+from django.core.files import File
+
+from indexing import ann
+from indexing.models import IndexBuild
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 8 << 20
+
+
+def save_index(build: IndexBuild, index: faiss.Index) -> int:
+    """Write ``index`` as the build's file and record its checksum (not saved to the row); returns its bytes."""
+    cache = Path(settings.INDEX_CACHE_DIR)
+    cache.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=cache, suffix=".faiss.part")
+    os.close(handle)
+    try:
+        faiss.write_index(index, temp)
+        build.checksum = file_sha256(Path(temp))
+        with open(temp, "rb") as data:
+            build.file.save(f"index-{build.pk}-{build.checksum[:12]}.faiss", File(data), save=False)
+        size = os.path.getsize(temp)
+        if not local_storage_path(build):
+            os.replace(temp, cached_path(build))  # this host has it already: no download to serve it
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return size
+
+
+def read_index(build: IndexBuild, *, mmap: bool = True) -> faiss.Index:
+    """The build's index, checked against its checksum; memory-mapped and read-only unless ``mmap`` is False.
+
+    An index that will be added to (indexing.builds.publish_update) is read into memory.
+    """
+    path = local_file(build)
+    flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
+    index = faiss.read_index(str(path), flags)
+    ann.configure_search(index)
+    return index
+
+
+def local_file(build: IndexBuild) -> Path:
+    """A checked local copy of the build's file: its storage path when local, else a cached download."""
+    path = local_storage_path(build) or cached_path(build)
+    if path.exists() and path.parent == Path(settings.INDEX_CACHE_DIR):
+        return path  # cached copies were checked when written
+    if path.exists():
+        check(build, path)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".faiss.part")
+    try:
+        with os.fdopen(handle, "wb") as out, build.file.open("rb") as source:
+            while chunk := source.read(CHUNK):
+                out.write(chunk)
+        check(build, Path(temp))
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    logger.info("Copied index build %s to %s", build.pk, path)
+    return path
+
+
+def check(build: IndexBuild, path: Path) -> None:
+    digest = file_sha256(path)
+    if digest != build.checksum:
+        raise ValueError(
+            f"Index build {build.pk} file {build.file.name} is corrupt: sha256 {digest} != {build.checksum}"
+        )
+
+
+def local_storage_path(build: IndexBuild) -> Path | None:
+    try:
+        return Path(build.file.path)
+    except NotImplementedError:  # remote storage (GCS): no local path
+        return None
+
+
+def cached_path(build: IndexBuild) -> Path:
+    return Path(settings.INDEX_CACHE_DIR) / f"build-{build.pk}-{build.checksum[:16]}.faiss"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def forget_cached(keep: set[int]) -> None:
+    """Delete this host's cached copies of builds not in ``keep`` (a process may still map one: POSIX keeps it)."""
+    cache = Path(settings.INDEX_CACHE_DIR)
+    for path in cache.glob("build-*.faiss"):
+        if int(path.name.split("-")[1]) not in keep:
+            path.unlink(missing_ok=True)

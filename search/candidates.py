@@ -1,0 +1,67 @@
+"""Vector search: the served FAISS index, plus the crops it does not hold yet ranked in SQL.
+
+Every query has two sources of candidates:
+- the newest ready FAISS build (memory-mapped, search.index_cache);
+- its tail: active crops stored after the build, or shown again since it started
+  (indexing.builds.tail), ranked by pgvector in PostgreSQL with the same filters, so
+  a crop is findable the moment it is stored or shown again, and nothing is read
+  into Python but ids and scores.
+Candidates are then checked against PostgreSQL (search.results.hydrate), so a hidden
+or deleted crop still in the index is never returned. With no build yet, PostgreSQL
+ranks every crop exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from indexing import ann, builds
+from indexing.vectors import exact_nearest, nearest_ids
+from search.index_cache import LoadedIndex, index_holder
+from search.results import SearchResult, active_crops, hydrate, to_result
+
+
+def search_vectors(
+    vectors: np.ndarray, k: int, labels: list[str] | None, min_score: float | None
+) -> list[list[SearchResult]]:
+    """For each query vector, the ``k`` best active crops (label and score filters applied)."""
+    loaded = index_holder.current()
+    return [
+        search_faiss(vector, k, labels, min_score, loaded) if loaded else search_pgvector(vector, k, labels, min_score)
+        for vector in np.asarray(vectors, dtype=np.float32)
+    ]
+
+
+def search_pgvector(vector: np.ndarray, k: int, labels, min_score) -> list[SearchResult]:
+    crops = active_crops()
+    if labels:
+        crops = crops.filter(label__in=labels)
+    results = [to_result(crop, 1.0 - crop.distance) for crop in exact_nearest(crops, vector, k)]
+    return [r for r in results if min_score is None or r.score >= min_score]
+
+
+def search_faiss(vector: np.ndarray, k: int, labels, min_score, loaded: LoadedIndex) -> list[SearchResult]:
+    """The loaded build's candidates + the tail's, then checked against the database.
+
+    Filters (label, hidden crops) can discard index candidates, so fetch more than
+    ``k`` and widen until ``k`` survive or the index has nothing more to give.
+    """
+    tail = tail_candidates(vector, k, labels, loaded)
+    fetch = k * 4 if labels else k + 8
+    while True:
+        scores, ids = ann.search(loaded.index, vector, min(fetch, max(loaded.index.ntotal, 1)))
+        candidates = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+        candidates.update(tail)
+        results = hydrate(candidates, labels, min_score)
+        exhausted = fetch >= loaded.index.ntotal
+        if len(results) >= k or exhausted or (min_score is not None and min(scores[0]) < min_score):
+            return results[:k]
+        fetch *= 4
+
+
+def tail_candidates(vector: np.ndarray, k: int, labels, loaded: LoadedIndex) -> dict[int, float]:
+    """The ``k`` best crops the loaded build does not hold, ranked by pgvector: {id: score}."""
+    crops = builds.crops_outside(max_crop_id=loaded.max_crop_id, built_at=loaded.built_at)
+    if labels:
+        crops = crops.filter(label__in=labels)
+    return nearest_ids(crops, vector, k)

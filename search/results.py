@@ -1,0 +1,51 @@
+"""What a search returns: one crop with its score, as pages and API show it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from indexing.models import Crop
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    crop_id: int
+    label: str
+    confidence: float
+    score: float
+    crop_url: str
+    image_url: str
+    image_id: int
+    box: tuple[float, float, float, float]
+    dataset: str
+    split: str
+
+
+def active_crops():
+    return Crop.objects.filter(is_active=True).select_related("image__dataset")
+
+
+def hydrate(candidates: dict[int, float], labels, min_score) -> list[SearchResult]:
+    """Rows for the candidate ids that are still active (and match the filters), best first."""
+    crops = active_crops().filter(pk__in=list(candidates))
+    if labels:
+        crops = crops.filter(label__in=labels)
+    results = [to_result(crop, candidates[crop.pk]) for crop in crops]
+    results = [r for r in results if min_score is None or r.score >= min_score]
+    return sorted(results, key=lambda r: (-r.score, r.crop_id))
+
+
+def to_result(crop: Crop, score: float) -> SearchResult:
+    image = crop.image
+    return SearchResult(
+        crop_id=crop.pk,
+        label=crop.label,
+        confidence=round(crop.confidence, 4),
+        score=round(float(score), 6),
+        crop_url=crop.file.url if crop.file else "",
+        image_url=image.file.url if image.file else "",
+        image_id=image.pk,
+        box=(crop.x1, crop.y1, crop.x2, crop.y2),
+        dataset=str(image.dataset),
+        split=image.split,
+    )
