@@ -58,13 +58,32 @@ def mixture_vectors(count: int, seed: int, dim: int = 512, clusters: int = 2000,
     cosine of about 1 / (1 + spread**2) (0.92 at 0.3), near what CLIP gives two crops
     of the same kind of object.
     """
+    return mixture_with_clusters(count, seed, dim, clusters, spread)[0]
+
+
+def mixture_with_clusters(
+    count: int, seed: int, dim: int = 512, clusters: int = 2000, spread: float = 0.3
+) -> tuple[np.ndarray, np.ndarray]:
+    """mixture_vectors and the cluster each vector was drawn from (a stand-in for its object class)."""
     centres = np.random.default_rng(MIXTURE_SEED).standard_normal((clusters, dim)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     rng = np.random.default_rng(seed)
     out = np.empty((count, dim), dtype=np.float32)
+    members = rng.integers(0, clusters, count)
     for start in range(0, count, 100_000):
         n = min(100_000, count - start)
         noise = rng.standard_normal((n, dim)).astype(np.float32) * (spread / np.sqrt(dim))
-        chunk = centres[rng.integers(0, clusters, n)] + noise
+        chunk = centres[members[start : start + n]] + noise
         out[start : start + n] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
-    return out
+    return out, members
+
+
+def rss_and_pss_mb(pid: int | str = "self") -> tuple[float, float]:
+    """Resident and proportional set size: PSS splits pages shared by processes (a mapped index) between them."""
+    values = {}
+    with open(f"/proc/{pid}/smaps_rollup") as handle:
+        for line in handle:
+            parts = line.split()
+            if parts[0] in ("Rss:", "Pss:"):
+                values[parts[0]] = int(parts[1]) / 1024
+    return values["Rss:"], values["Pss:"]

@@ -1,145 +1,261 @@
-"""Search latency through the service layer at 10k and 100k indexed crops.
+"""Search at 1M crops stored as rows in PostgreSQL: latency, recall, freshness, memory per host.
 
-For each size: synthetic unit vectors are written as real Crop rows (one throw-away
-dataset, deleted afterwards), a FAISS build is published, then the script times
-- search_text and search_image through search.services (p50/p95),
-- the model calls inside them (CLIP text; detector + CLIP image) on their own,
-- the raw FAISS search call;
-and the raw FAISS call alone at 1M vectors (in memory).
+In a throw-away database (``--keep`` keeps it for the next run), the script stores
+``--size`` crops drawn from one mixture (bench/_setup.py; clusters stand in for
+object classes, and one label covers 1 % of the crops), publishes a FAISS build,
+and prints:
+- query latency through search.candidates.search_vectors (what search_text runs
+  after the text model) against the raw FAISS call, and the CLIP text model's own
+  time; recall@10 against exact search, for in-distribution queries and for a
+  label filter matching 1 % of the crops;
+- after storing ``--add`` more crops through the pipeline's store step: whether the
+  next query finds them with no build, the time from stored to searchable, the
+  tail's cost on query latency, and the incremental update (no full rebuild);
+- the memory of four web processes serving the index, memory-mapped versus each
+  reading its own copy (RSS and PSS: PSS splits shared pages between processes).
 
-    .venv/bin/python bench/search.py [--sizes 10000,100000] [--raw-sizes 1000000] [--clip base|tiny]
+    .venv/bin/python bench/search.py [--size 1000000] [--add 10000] [--queries 200] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
+import json
+import os
+import subprocess
+import sys
 import time
-from pathlib import Path
 
 import numpy as np
-from _setup import clustered_vectors, peak_rss_mb, percentiles_ms, setup_django
+from _setup import mixture_with_clusters, percentiles_ms, rss_and_pss_mb, setup_django
 
 setup_django()
 
 from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from indexing import ann, builds  # noqa: E402
-from indexing.models import Crop, Dataset, IndexBuild, SourceImage  # noqa: E402
-from indexing.vision.detector import get_detector, reset_detector  # noqa: E402
-from indexing.vision.embedder import get_embedder, reset_embedder  # noqa: E402
-from indexing.vision.images import load_image  # noqa: E402
-from search import services  # noqa: E402
+from indexing import ann, builds, index_files  # noqa: E402
+from indexing.models import Crop, Dataset, SourceImage  # noqa: E402
+from indexing.vectors import copy_crops, exact_nearest  # noqa: E402
+from search.candidates import search_vectors  # noqa: E402
 from search.index_cache import index_holder  # noqa: E402
 
-TEXTS = ["a person riding a bike", "a red car", "a laptop on a desk", "a handbag", "a football on grass"]
+K = 10
+RARE = "sports ball"  # the 1 % label
 
 
-def timed(call, repeats: int) -> tuple[float, float]:
+def labels_for(clusters: np.ndarray) -> list[str]:
+    common = [c for c in settings.DETECTOR_CLASSES if c != RARE]
+    return [RARE if c % 100 == 0 else common[c % len(common)] for c in clusters]
+
+
+def load_collection(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The collection's (ids, vectors, labels), stored as crop rows unless the kept database has them."""
+    vectors, clusters = mixture_with_clusters(size, seed=1)
+    labels = np.asarray(labels_for(clusters))
+    if Crop.objects.count() != size:
+        Crop.objects.all().delete()
+        dataset = Dataset.objects.create(name="bench-search", version=str(time.time_ns()))
+        image = SourceImage.objects.create(dataset=dataset, sha256="bench", file="bench.jpg", width=10, height=10)
+        started = time.perf_counter()
+        for start in range(0, size, 100_000):
+            rows = slice(start, start + 100_000)
+            copy_crops(image_id=image.pk, vectors=vectors[rows], labels=list(labels[rows]), version="bench")
+        print(f"stored {size} crop rows with binary COPY in {time.perf_counter() - started:.0f} s")
+    ids = np.asarray(Crop.objects.order_by("pk").values_list("pk", flat=True))
+    return ids, vectors, labels
+
+
+def recall(found: list[list[int]], truth: list[list[int]]) -> float:
+    return float(np.mean([len(set(f) & set(t)) / max(len(t), 1) for f, t in zip(found, truth, strict=True)]))
+
+
+def timed_searches(queries: np.ndarray, labels: list[str] | None) -> tuple[list[list[int]], float, float]:
+    found, seconds = [], []
+    for query in queries:
+        started = time.perf_counter()
+        results = search_vectors(query[None, :], K, labels, None)[0]
+        seconds.append(time.perf_counter() - started)
+        found.append([r.crop_id for r in results])
+    return (found, *percentiles_ms(seconds))
+
+
+def exact_numpy(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray) -> list[list[int]]:
+    scores = queries @ vectors.T
+    return [list(ids[np.argsort(-row, kind="stable")[:K]]) for row in scores]
+
+
+def text_model_ms(repeats: int = 20) -> tuple[float, float]:
+    from django.core.management import call_command
+
+    from indexing.vision.embedder import get_embedder, reset_embedder
+
+    settings.CLIP_MODEL = os.path.join(settings.VAR_DIR, "bench-clip-base")
+    if not os.path.exists(settings.CLIP_MODEL):
+        call_command("make_test_clip", settings.CLIP_MODEL, size="base", verbosity=0)
+    reset_embedder()
+    embedder = get_embedder()
     seconds = []
     for i in range(repeats):
         started = time.perf_counter()
-        call(i)
+        embedder.embed_texts([f"a photo of object {i}"])
         seconds.append(time.perf_counter() - started)
-    return percentiles_ms(seconds)
-
-
-def raw_search_ms(index, repeats: int) -> tuple[float, float]:
-    queries = clustered_vectors(repeats, seed=3)
-    return timed(lambda i: ann.search(index, queries[i], settings.SEARCH_DEFAULT_K), repeats)
-
-
-def insert_synthetic_crops(image: SourceImage, count: int) -> None:
-    """Unit vectors generated by PostgreSQL itself: fast, and real rows with the real indexes."""
-    labels = "ARRAY[" + ",".join(f"'{c}'" for c in settings.DETECTOR_CLASSES) + "]"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH raw AS (
-                SELECT g, ARRAY(SELECT random() - 0.5 + 0 * g FROM generate_series(1, 512)) AS a
-                FROM generate_series(1, %s) AS g
-            )
-            INSERT INTO {Crop._meta.db_table}
-                (image_id, label, confidence, x1, y1, x2, y2, file, embedding,
-                 detector_version, embedder_version, is_active, created)
-            SELECT %s, ({labels})[1 + g %% {len(settings.DETECTOR_CLASSES)}], 0.9, 0, 0, 10, 10, '',
-                (SELECT array_agg(v / sqrt((SELECT sum(u * u) FROM unnest(a) u)) ORDER BY o)
-                 FROM unnest(a) WITH ORDINALITY t(v, o))::vector,
-                'bench', 'bench', true, now()
-            FROM raw
-            """,
-            [count, image.pk],
-        )
+    return percentiles_ms(seconds[2:])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--raw-sizes", default="1000000")
-    parser.add_argument("--clip", choices=["base", "tiny"], default="base")
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--add", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep the database (and its rows) for the next run")
+    parser.add_argument("--worker", choices=["mmap", "copy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="bench-search-"))
-    settings.DETECTOR_WEIGHTS = str(settings.SHARED_ASSETS_DIR / "weights" / "yolov5n.pt")
-    settings.CLIP_MODEL = str(work / "clip")
+    if args.worker:
+        return serve_like_a_web_process(args.worker)
     settings.SEARCH_INDEX_CHECK_SECONDS = 0
-    call_command("make_test_clip", settings.CLIP_MODEL, size=args.clip, verbosity=0)
-    reset_detector()
-    reset_embedder()
-    photos = sorted((settings.SHARED_ASSETS_DIR / "coco128" / "images" / "train2017").glob("*.jpg"))[:10]
-    photo_bytes = [p.read_bytes() for p in photos]
-    detector, embedder = get_detector(), get_embedder()
-
-    print(f"CLIP {args.clip}, device {detector.device}, {args.repeats} queries per row")
-    text_model = timed(lambda i: embedder.embed_texts([TEXTS[i % len(TEXTS)]]), args.repeats)
-    print(f"model: CLIP text embedding          p50 {text_model[0]:8.2f} ms  p95 {text_model[1]:8.2f} ms")
-
-    def image_models(i: int) -> None:
-        image = load_image(photo_bytes[i % len(photo_bytes)])
-        found = detector.detect([image])[0]
-        crops = [image.crop(tuple(int(v) for v in d.box)) for d in found] or [image]
-        embedder.embed_images(crops)
-
-    image_model = timed(image_models, max(5, args.repeats // 3))
-    print(f"model: detect + CLIP image crops    p50 {image_model[0]:8.2f} ms  p95 {image_model[1]:8.2f} ms")
-
-    dataset = Dataset.objects.create(name="bench-search", version=str(time.time_ns()))
-    image = SourceImage.objects.create(dataset=dataset, sha256="bench", file="bench.jpg", width=10, height=10)
-    builds_before = set(IndexBuild.objects.values_list("pk", flat=True))
+    settings.DATABASES["default"]["TEST"]["NAME"] = "bench_search"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
     try:
-        inserted = 0
-        for size in [int(s) for s in args.sizes.split(",")]:
-            started = time.perf_counter()
-            insert_synthetic_crops(image, size - inserted)
-            inserted = size
-            insert_s = time.perf_counter() - started
-            build = builds.publish_build()
-            index_holder.reset()
-            loaded = index_holder.current()
-            total = Crop.objects.filter(is_active=True).count()
-            print(f"\n{size} synthetic crops ({total} active in all; rows in {insert_s:.0f} s; build {build.kind})")
-            raw = raw_search_ms(loaded.index, args.repeats)
-            print(f"raw FAISS search ({build.kind:>8})        p50 {raw[0]:8.2f} ms  p95 {raw[1]:8.2f} ms")
-            text = timed(lambda i: services.search_text(TEXTS[i % len(TEXTS)]), args.repeats)
-            print(f"service: search_text                p50 {text[0]:8.2f} ms  p95 {text[1]:8.2f} ms")
-            img = timed(lambda i: services.search_image(photo_bytes[i % len(photo_bytes)]), max(5, args.repeats // 3))
-            print(f"service: search_image               p50 {img[0]:8.2f} ms  p95 {img[1]:8.2f} ms")
+        run(args)
     finally:
-        dataset.delete()
-        for build in IndexBuild.objects.exclude(pk__in=builds_before):
-            build.file.delete(save=False)
-            build.delete()
+        if not args.keep:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
-    for size in [int(s) for s in args.raw_sizes.split(",") if s]:
-        vectors = clustered_vectors(size)
-        kind = ann.choose_kind(size)
-        index = ann.make_index(vectors, np.arange(size, dtype=np.int64), kind)
-        raw = raw_search_ms(index, args.repeats)
-        print(f"\nraw FAISS search at {size} ({kind})  p50 {raw[0]:8.2f} ms  p95 {raw[1]:8.2f} ms")
-    print(f"peak RSS {peak_rss_mb():.0f} MB")
+
+def run(args) -> None:
+    print(f"load average {os.getloadavg()[0]:.2f} at start; {os.cpu_count()} cores")
+    ids, vectors, labels = load_collection(args.size)
+    started = time.perf_counter()
+    build = builds.update_index(rebuild=True)
+    print(f"full build: {build.kind} over {build.size} crops in {time.perf_counter() - started:.0f} s")
+    queries = mixture_with_clusters(args.queries, seed=2)[0]
+    truth = exact_numpy(vectors, ids, queries)
+    sample = queries[:10]
+    pg_truth = [[c.pk for c in exact_nearest(Crop.objects.filter(is_active=True), q, K)] for q in sample]
+    print(f"exact numpy top-10 equals exact pgvector on {recall(truth[:10], pg_truth):.3f} of 10 queries' ids")
+
+    index_holder.reset()
+    search_vectors(queries[:1], K, None, None)  # map the index
+    loaded = index_holder.current()
+    raw = percentiles_ms([timeit(lambda q=q: ann.search(loaded.index, q, K)) for q in queries])
+    found, p50, p95 = timed_searches(queries, None)
+    print(f"raw FAISS search            p50 {raw[0]:7.2f} ms  p95 {raw[1]:7.2f} ms")
+    print(f"search_vectors (ours)       p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  ({p95 / raw[1]:.1f}x raw at p95)")
+    print(f"recall@10 vs exact: {recall(found, truth):.3f}")
+
+    rare = labels == RARE
+    rare_truth = exact_numpy(vectors[rare], ids[rare], queries)
+    found, fp50, fp95 = timed_searches(queries, [RARE])
+    print(f"label filter ({rare.mean():.1%} of crops) p50 {fp50:7.2f} ms  p95 {fp95:7.2f} ms  recall@10 "
+          f"{recall(found, rare_truth):.3f}")  # fmt: skip
+    t50, t95 = text_model_ms()
+    print(
+        f"CLIP text model (ViT-B/32 size, random weights) p50 {t50:.1f} ms p95 {t95:.1f} ms: search_text = this + ours"
+    )
+
+    fresh(args, ids)
+    memory(build)
+
+
+def timeit(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def store_through_pipeline(vectors: np.ndarray) -> tuple[float, list[int], float]:
+    """Store crops as indexing batches do (indexing.store.store_batch, 8 crops an image, 16 images a batch)."""
+    from PIL import Image
+
+    from indexing.store import AnalysedImage, store_batch
+    from indexing.vision.crops import PlannedCrop
+
+    dataset = Dataset.objects.create(name="bench-fresh", version=str(time.time_ns()))
+    per_image = 8
+    images = SourceImage.objects.bulk_create(
+        SourceImage(dataset=dataset, sha256=f"fresh-{i}", file=f"bench/fresh-{i}.jpg", width=200, height=200)
+        for i in range(len(vectors) // per_image)
+    )
+    pixels = Image.new("RGB", (96, 96), (120, 80, 40))
+    planned = [PlannedCrop("car", 0.9, (float(i), 1.0, float(i) + 50, 60.0), pixels) for i in range(per_image)]
+    analysed = [AnalysedImage(im, (200, 200), planned, vectors[n * per_image : (n + 1) * per_image])
+                for n, im in enumerate(images)]  # fmt: skip
+    started = time.perf_counter()
+    for start in range(0, len(analysed), settings.INDEXING_BATCH_SIZE):
+        store_batch(analysed[start : start + settings.INDEXING_BATCH_SIZE], detector_version="b", embedder_version="b")
+    stored_at = time.perf_counter()
+    new_ids = list(Crop.objects.filter(image__dataset=dataset).order_by("pk").values_list("pk", flat=True))
+    return stored_at, new_ids, len(new_ids) / (stored_at - started)
+
+
+def fresh(args, ids: np.ndarray) -> None:
+    """Store ``--add`` crops through the store step; when are they searchable, and what does the update cost?"""
+    new_vectors = mixture_with_clusters(args.add, seed=3)[0]
+    before = builds.latest_ready_build()
+    stored_at, new_ids, rate = store_through_pipeline(new_vectors)
+    found = search_vectors(new_vectors[-1:], 1, None, None)[0]
+    searchable_s = time.perf_counter() - stored_at
+    hit = bool(found) and found[0].crop_id == new_ids[-1]
+    print(f"\nstored {args.add} crops through the store step at {rate:.0f} crops/s")
+    print(f"newest crop found by the next query: {hit}, {searchable_s * 1000:.0f} ms after its commit (no build)")
+    queries = mixture_with_clusters(args.queries, seed=4)[0]
+    _, p50, p95 = timed_searches(queries, None)
+    print(f"with {args.add} crops in the SQL tail: search_vectors p50 {p50:.2f} ms p95 {p95:.2f} ms")
+    started = time.perf_counter()
+    update = builds.update_index()
+    took = time.perf_counter() - started
+    kind = "update (add_with_ids, no retraining)" if update.parent_id == before.pk else "FULL REBUILD"
+    indexed_s = time.perf_counter() - stored_at
+    print(f"index {kind}: {update.size} vectors in {took:.1f} s; stored-to-indexed {indexed_s:.1f} s")
+    index_holder.reset()
+    _, p50, p95 = timed_searches(queries, None)
+    print(f"after the update: search_vectors p50 {p50:.2f} ms p95 {p95:.2f} ms")
+
+
+def memory(build) -> None:
+    """Four processes serving the index like gunicorn workers: mapped versus copied."""
+    print("\nfour web processes serving the index (each ran 1000 searches):")
+    database_url = worker_database_url()
+    for mode in ("mmap", "copy"):
+        env = {**os.environ, "DATABASE_URL": database_url}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--worker", mode], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]  # fmt: skip
+        reports = [json.loads(p.stdout.readline()) for p in procs]
+        totals = [rss_and_pss_mb(p.pid) for p in procs]
+        for p in procs:
+            p.stdin.close()
+            p.wait()
+        rss, pss = sum(t[0] for t in totals), sum(t[1] for t in totals)
+        base = sum(r["before_index_pss"] for r in reports)
+        print(f"  {mode:>4}: RSS {rss:7.0f} MB, PSS {pss:7.0f} MB in all; index's share of PSS {pss - base:7.0f} MB "
+              f"(file {reports[0]['file_mb']:.0f} MB)")  # fmt: skip
+
+
+def worker_database_url() -> str:
+    params = connection.get_connection_params()
+    host, name = params.get("host", ""), connection.settings_dict["NAME"]
+    user, password, port = params.get("user", "postgres"), params.get("password", ""), params.get("port", "")
+    if host.startswith("/"):
+        return f"postgresql://{user}:{password}@/{name}?host={host}"
+    return f"postgresql://{user}:{password}@{host}:{port or 5432}/{name}"
+
+
+def serve_like_a_web_process(mode: str) -> None:
+    settings.MEDIA_ROOT = os.environ.get("BENCH_MEDIA_ROOT", settings.MEDIA_ROOT)
+    before = rss_and_pss_mb()[1]
+    build = builds.latest_ready_build()
+    index = index_holder.current().index if mode == "mmap" else index_files.read_index(build, mmap=False)
+    for query in mixture_with_clusters(1000, seed=5)[0]:
+        ann.search(index, query, K)
+    file_mb = os.path.getsize(index_files.local_file(build)) / 1e6
+    print(json.dumps({"before_index_pss": before, "file_mb": file_mb}), flush=True)
+    sys.stdin.read()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import numpy as np
 
 from indexing import ann, builds
 from indexing.vectors import exact_nearest, nearest_ids
+from search.filtered import exact_filtered
 from search.index_cache import LoadedIndex, index_holder
 from search.results import SearchResult, active_crops, hydrate, to_result
 
@@ -47,6 +48,9 @@ def search_faiss(vector: np.ndarray, k: int, labels, min_score, loaded: LoadedIn
     ``k`` and widen until ``k`` survive or the index has nothing more to give.
     """
     tail = tail_candidates(vector, k, labels, loaded)
+    exact = exact_filtered(vector, k + 8, labels, loaded) if labels else None
+    if exact is not None:  # a selective filter: its few crops ranked exactly
+        return hydrate({**exact, **tail}, labels, min_score)[:k]
     fetch = k * 4 if labels else k + 8
     while True:
         scores, ids = ann.search(loaded.index, vector, min(fetch, max(loaded.index.ntotal, 1)))

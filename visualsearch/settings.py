@@ -282,6 +282,10 @@ SEARCH_MAX_QUERY_CHARS = env.int("SEARCH_MAX_QUERY_CHARS", default=300)
 # Objects searched per query photo, the most confident first (each costs a crop, an
 # embedding and a vector search); the answer says how many were left out.
 SEARCH_MAX_QUERY_OBJECTS = env.int("SEARCH_MAX_QUERY_OBJECTS", default=10)
+# A label filter matching at most this many indexed crops is searched exactly (their vectors cached
+# per process: 2 KB a crop) instead of through the ANN index, which rarely holds a rare label's neighbours.
+SEARCH_FILTER_EXACT_MAX = env.int("SEARCH_FILTER_EXACT_MAX", default=20_000)
+SEARCH_FILTER_CACHE = env.int("SEARCH_FILTER_CACHE", default=4)
 # How often a web/API process looks for a newer FAISS build to swap in.
 SEARCH_INDEX_CHECK_SECONDS = env.float("SEARCH_INDEX_CHECK_SECONDS", default=10.0)
 # Require a logged-in user (or token) for every read path: pages, API, media (visualsearch/access.py).
