@@ -151,3 +151,64 @@ def test_a_rebuild_can_be_asked_for(image):
     first = builds.update_index()
     again = builds.update_index(rebuild=True)
     assert again.parent_id is None and again.pk != first.pk
+
+
+def test_the_command_updates_or_rebuilds(image):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    add_crops(image, 40, seed=20)
+    out = StringIO()
+    call_command("update_index", stdout=out)
+    assert "full build" in out.getvalue()
+    add_crops(image, 5, seed=21)
+    call_command("update_index", stdout=out)
+    assert "update of build" in out.getvalue() and "45 vectors" in out.getvalue()
+    call_command("update_index", stdout=out)
+    assert "nothing to add" in out.getvalue()
+    call_command("update_index", "--rebuild", stdout=out)
+    assert builds.latest_ready_build().parent_id is None
+
+
+def test_the_api_queues_a_full_build_for_indexers_only(image, client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    add_crops(image, 30, seed=22)
+    first = builds.update_index()
+    url = "/api/index/rebuild"
+    assert client.post(url).status_code in (401, 403)
+    user = django_user_model.objects.create_user("indexer", password="pw", is_staff=True)
+    client.force_login(user)
+    assert client.post(url).status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="index_dataset"))
+    client.force_login(django_user_model.objects.get(pk=user.pk))
+    response = client.post(url)  # tasks run eagerly in the tests: the build is done
+    assert response.status_code == 202
+    rebuilt = builds.latest_ready_build()
+    assert rebuilt.pk != first.pk and rebuilt.parent_id is None
+
+
+def test_a_long_job_updates_the_index_on_the_way(image, settings):
+    from indexing import jobs
+    from indexing.models import IndexingJob, SourceImage
+    from indexing.pipeline import BatchResult
+
+    settings.ANN_UPDATE_EVERY = 10
+    add_crops(image, 30, seed=23)
+    first = builds.update_index()
+    job = IndexingJob.objects.create(dataset=image.dataset, total_images=2, status="running")
+    SourceImage.objects.filter(pk=image.pk).update(job=job)
+    add_crops(image, 12, seed=24)  # as if the job's first batch stored them
+
+    def one_batch(*, job_id, image_ids):
+        return BatchResult(done=1, crops=12), False  # the job goes on
+
+    original = jobs.run_batch
+    jobs.run_batch = one_batch
+    try:
+        jobs.run_queued_batch(job_id=job.pk, image_ids=[image.pk])
+    finally:
+        jobs.run_batch = original
+    update = builds.latest_ready_build()
+    assert update.parent_id == first.pk and update.size == 42

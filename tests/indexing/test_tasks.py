@@ -103,27 +103,29 @@ def test_a_corrupt_image_fails_alone(dataset_folder, start_worker):
     assert set(good.values_list("status", flat=True)) == {SourceImage.Status.DONE}
 
 
-def test_a_killed_worker_resumes_without_duplicates(dataset_folder, start_worker):
+def test_a_killed_worker_resumes_without_duplicates(dataset_folder, start_worker, worker_env):
     from django.db import transaction
 
+    worker_env["INDEXING_BATCH_SIZE"] = "2"  # several batches: the worker dies between two of them
     dataset, files = ingest(dataset_folder)
     job = enqueue_dataset_indexing(dataset, rebuild_index=False)
-    first, *others = SourceImage.objects.order_by("id").values_list("pk", flat=True)
-    # The worker takes images in id order and marks each done under its row lock. Holding the
-    # locks of all but the first parks it right after committing the first image, in the middle
-    # of its first batch, however fast the machine: it is killed there, with work half done.
+    ids = list(SourceImage.objects.order_by("id").values_list("pk", flat=True))
+    first, others = ids[:2], ids[2:]
+    # A batch's images are stored in one transaction, under their row locks. Holding the locks
+    # of every image but the first batch's parks the worker right after committing that batch,
+    # in the middle of its job, however fast the machine: it is killed there, with work half done.
     with transaction.atomic():
         list(SourceImage.objects.select_for_update().filter(pk__in=others).values_list("pk", flat=True))
         worker = start_worker()
         # Each poll is its own statement, so it sees what the worker commits (READ COMMITTED).
         wait_for(
-            lambda: SourceImage.objects.filter(pk=first, status="done").exists(),
+            lambda: SourceImage.objects.filter(pk__in=first, status="done").count() == len(first),
             JOB_TIMEOUT_S,
-            "the first image",
+            "the first batch",
             worker,
         )
         worker.kill()
-    assert list(SourceImage.objects.filter(status=SourceImage.Status.DONE).values_list("pk", flat=True)) == [first]
+    assert list(SourceImage.objects.filter(status=SourceImage.Status.DONE).values_list("pk", flat=True)) == first
     crops_at_crash = set(Crop.objects.values_list("pk", flat=True))
 
     restarted = start_worker()
@@ -133,8 +135,8 @@ def test_a_killed_worker_resumes_without_duplicates(dataset_folder, start_worker
     assert job.processed_images == job.total_images == len(files)
     expected = expected_crops(files)
     assert stored_crops() == {name: labels for name, labels in expected.items() if labels}
-    # The image done before the crash kept its crops: the redelivered batch skipped it.
-    assert set(Crop.objects.filter(image_id=first).values_list("pk", flat=True)) == crops_at_crash
+    # The images done before the crash kept their crops: the redelivered batch skipped them.
+    assert set(Crop.objects.filter(image_id__in=first).values_list("pk", flat=True)) == crops_at_crash
     # Exactly once: no two crops of an image share a box.
     boxes = Crop.objects.values_list("image_id", "x1", "y1", "x2", "y2")
     assert len(set(boxes)) == len(boxes)
