@@ -162,3 +162,69 @@ def test_the_command_names_a_dataset_by_name_and_version(two_datasets):
     assert list(Dataset.objects.values_list("name", flat=True)) == ["kept"]
     with pytest.raises(Exception, match="There is no dataset"):
         call_command("delete_dataset", "doomed:version_1")
+
+
+# --- End to end: a real Celery worker on Redis ----------------------------------------
+
+
+@pytest.fixture
+def worker_env(worker_env, settings):
+    """The worker writes where this test's own_storage points (not the session's shared folders)."""
+    return {**worker_env, "MEDIA_ROOT": str(settings.MEDIA_ROOT), "INDEX_ROOT": str(settings.INDEX_ROOT)}
+
+
+def indexed_by_worker(names: list[str], files, worker) -> list[Dataset]:
+    from indexing.ingest import ingest_files
+    from indexing.jobs import enqueue_dataset_indexing
+    from tests.workers import wait_for
+
+    datasets = []
+    for name, chunk in zip(names, files, strict=True):
+        dataset = make_dataset(name)
+        ingest_files(dataset, [(path, "") for path in chunk])
+        job = enqueue_dataset_indexing(dataset)
+        wait_for(lambda job=job: IndexingJob.objects.get(pk=job.pk).status == "done", 300, f"indexing {name}", worker)
+        datasets.append(dataset)
+    wait_for(builds.index_is_current, 120, "an index build over every crop", worker)
+    return datasets
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("real_models")
+def test_end_to_end_a_worker_deletes_a_dataset_and_the_collection_stays_consistent(
+    start_worker, coco_subset_files, settings
+):
+    """Index two datasets on a worker, delete one through the API as a queued job; check_consistency exits 0."""
+    from search import services
+    from search.index_cache import index_holder
+    from tests.workers import wait_for
+
+    worker = start_worker()
+    kept, doomed = indexed_by_worker(["kept", "doomed"], [coco_subset_files[:3], coco_subset_files[3:6]], worker)
+    doomed_crops = set(Crop.objects.filter(image__dataset=doomed).values_list("pk", flat=True))
+    assert doomed_crops and Crop.objects.filter(image__dataset=kept).exists()
+    served_before = builds.latest_ready_build().pk
+
+    settings.DATASET_DELETE_INLINE_MAX = 0  # every dataset is "large": deleted by a job on the worker
+    user = User.objects.create_user("deleter", password="x" * 12, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="delete_dataset"))
+    client = APIClient()
+    client.force_authenticate(User.objects.get(pk=user.pk))
+    response = client.delete(f"/api/datasets/{doomed.pk}")
+    assert response.status_code == 202 and response.json()["status"] == "deleting"
+
+    wait_for(lambda: not Dataset.objects.filter(pk=doomed.pk).exists(), 120, "the deletion job", worker)
+    wait_for(lambda: builds.latest_ready_build().pk != served_before, 120, "the index without its vectors", worker)
+    assert not SourceImage.objects.filter(dataset_id=doomed.pk).exists()
+    assert not Crop.objects.filter(pk__in=doomed_crops).exists()
+    assert stored_under(doomed.pk) == []
+    ids = set(index_ids(builds.load_build(builds.latest_ready_build())).tolist())
+    assert ids == set(Crop.objects.values_list("pk", flat=True)) and not ids & doomed_crops
+
+    settings.SEARCH_INDEX_CHECK_SECONDS = 0
+    index_holder.reset()
+    results = services.search_text("a photo of a person", k=50)
+    assert results and {r.dataset for r in results} == {str(kept)}
+
+    # What CI asks of every end-to-end run: nothing left over, nothing missing.
+    call_command("check_consistency")  # raises SystemExit(1) when anything is wrong

@@ -131,3 +131,51 @@ def test_the_admin_has_no_add_forms_for_photos_and_crops(admin_client):
     assert admin_client.get("/admin/indexing/sourceimage/add/").status_code == 403
     assert admin_client.get("/admin/indexing/crop/add/").status_code == 403
     assert b"/admin/indexing/sourceimage/add/" not in admin_client.get("/admin/indexing/sourceimage/").content
+
+
+# --- End to end: a real Celery worker on Redis, killed ---------------------------------
+
+
+@pytest.fixture
+def worker_env(worker_env):
+    """One photo per batch, so that a worker killed early leaves most of its job undone."""
+    return {**worker_env, "INDEXING_BATCH_SIZE": "1"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("real_models")
+def test_end_to_end_a_job_whose_worker_died_is_marked_stale_and_resumed(
+    start_worker, broker, coco_subset_files, settings
+):
+    import redis
+
+    from tests.workers import wait_for
+
+    dataset = make_dataset("crashed")
+    ingest.ingest_files(dataset, [(path, "") for path in coco_subset_files[:8]])
+    worker = start_worker()
+    job = jobs.enqueue_dataset_indexing(dataset)
+    wait_for(lambda: IndexingJob.objects.get(pk=job.pk).processed_images >= 1, 300, "the first batch", worker)
+    worker.kill()
+    redis.Redis.from_url(broker).flushdb()  # its queued batches are lost with it: only a resume can finish
+    job.refresh_from_db()
+    pending = dataset.images.filter(status=SourceImage.Status.PENDING).count()
+    assert job.status == IndexingJob.Status.RUNNING and pending > 0, "the worker finished before it was killed"
+
+    settings.INDEXING_JOB_STALE_SECONDS = 1
+    wait_for(lambda: APIClient().get(f"/api/jobs/{job.pk}").json()["status"] == "stale", 10, "the job marked stale")
+
+    client = APIClient()
+    client.force_authenticate(curator("index_dataset"))
+    worker = start_worker()
+    response = client.post(f"/api/jobs/{job.pk}/resume")
+    assert response.status_code == 202, response.content
+    settings.INDEXING_JOB_STALE_SECONDS = 3600  # the resumed job is alive
+    wait_for(lambda: IndexingJob.objects.get(pk=job.pk).status == "done", 300, "the resumed job", worker)
+    job.refresh_from_db()
+    assert (job.processed_images, job.total_images, job.failed_images) == (8, 8, 0)
+    assert not dataset.images.exclude(status=SourceImage.Status.DONE).exists()
+    # Each photo's crops were stored once: no file named twice.
+    files = list(Crop.objects.values_list("file", flat=True))
+    assert files and len(files) == len(set(files)) == job.total_crops
+    assert client.post(f"/api/jobs/{job.pk}/resume").status_code == 409
