@@ -228,3 +228,24 @@ def test_end_to_end_a_worker_deletes_a_dataset_and_the_collection_stays_consiste
 
     # What CI asks of every end-to-end run: nothing left over, nothing missing.
     call_command("check_consistency")  # raises SystemExit(1) when anything is wrong
+
+
+def test_the_datasets_page_gives_staff_a_delete_button_and_shows_a_deletion_in_progress(two_datasets, client):
+    kept, doomed = two_datasets
+    assert b"Delete dataset" not in client.get("/datasets").content
+    assert client.post(f"/datasets/{doomed.pk}/delete").status_code == 403
+    user = User.objects.create_user("deleter", password="x" * 12, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="delete_dataset"))
+    client.force_login(user)
+    page = client.get("/datasets").content.decode()
+    assert page.count("Delete dataset") == 2 and f'action="/datasets/{doomed.pk}/delete"' in page
+
+    # A deletion stopped after 2 of its 5 photos: the page says how far it got, and offers no button.
+    deletion.mark_for_deletion(doomed)
+    deletion.delete_images(list(doomed.images.order_by("id").values_list("id", flat=True)[:2]))
+    page = client.get("/datasets").content.decode()
+    assert "Deleting: 3 of 5 photos left" in page and page.count("Delete dataset") == 1
+
+    response = client.post(f"/datasets/{doomed.pk}/delete", follow=True)
+    assert f"Deleted {doomed}." in response.content.decode()
+    assert not Dataset.objects.filter(pk=doomed.pk).exists() and stored_under(doomed.pk) == []
