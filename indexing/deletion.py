@@ -3,9 +3,10 @@
 The order keeps every record consistent if the work stops halfway (a killed worker, a
 ^C), and running it again finishes it:
 
-1. ``mark_for_deletion``: the dataset is ``deleting``, its crops inactive (search
-   re-checks ``is_active`` on every candidate, so they are gone from results at once)
-   and its pending photos failed (a running indexing job skips them).
+1. ``mark_for_deletion``: the dataset is ``deleting``, which search filters out at once
+   (it re-checks every candidate's row; search.services.active_crops), and its pending
+   photos failed (a running indexing job skips them). Its crops are not deactivated one
+   by one: each such update re-inserts the row into pgvector's HNSW index (bench/lifecycle.py).
 2. Batches of photos: their rows (crops cascade) go in one transaction, then their
    files. A crash in between leaves files without rows, never rows without files.
 3. ``finish``: whatever is left under the dataset's own prefixes (``images/<id>/``,
@@ -53,11 +54,10 @@ def request_deletion(*, dataset: Dataset) -> bool:
 
 
 def mark_for_deletion(dataset: Dataset) -> None:
-    """Step 1: hide the dataset's crops from search and stop its indexing; idempotent."""
+    """Step 1: hide the dataset from search and stop its indexing; idempotent."""
     with transaction.atomic():
         first_time = Dataset.objects.filter(pk=dataset.pk).exclude(status=Dataset.Status.DELETING)
         first_time.update(status=Dataset.Status.DELETING, deletion_total=dataset.images.count())
-        Crop.objects.filter(image__dataset_id=dataset.pk, is_active=True).update(is_active=False)
         dataset.images.filter(status=SourceImage.Status.PENDING).update(
             status=SourceImage.Status.FAILED, error=DELETED_REASON
         )

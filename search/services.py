@@ -16,7 +16,7 @@ from django.conf import settings
 from PIL import Image
 
 from indexing import ann
-from indexing.models import Crop
+from indexing.models import Crop, Dataset
 from indexing.vectors import exact_nearest
 from indexing.vision.embedder import get_embedder
 from search import photos
@@ -162,7 +162,9 @@ def get_crop(crop_id: int) -> SearchResult:
 
 
 def active_crops():
-    return Crop.objects.filter(is_active=True).select_related("image__dataset")
+    # A dataset being deleted (indexing.deletion) leaves search at once, before its rows go.
+    searchable = Crop.objects.filter(is_active=True, image__dataset__status=Dataset.Status.ACTIVE)
+    return searchable.select_related("image__dataset")
 
 
 def search_vectors(

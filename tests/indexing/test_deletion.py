@@ -39,14 +39,31 @@ def make_collection(name: str, images: int, seed: int) -> Dataset:
     return dataset
 
 
+def searched_datasets(kept: Dataset) -> set[str]:
+    """The datasets of every crop "more like" one of ``kept``'s, through the served FAISS build."""
+    from search import services
+    from search.index_cache import index_holder
+
+    index_holder.reset()
+    crop = Crop.objects.filter(image__dataset=kept).first()
+    results = services.similar_to_crop(crop.pk, k=50)
+    # Every other crop of its own dataset is found, whatever else is.
+    assert (
+        sum(result.dataset == str(kept) for result in results) == Crop.objects.filter(image__dataset=kept).count() - 1
+    )
+    return {result.dataset for result in results}
+
+
 def stored_under(dataset_id: int) -> list[str]:
     return [name for prefix in deletion.dataset_prefixes(dataset_id) for name in walk_files(default_storage, prefix)]
 
 
 @pytest.fixture
-def two_datasets():
+def two_datasets(settings):
     kept, doomed = make_collection("kept", 3, seed=1), make_collection("doomed", 5, seed=2)
     builds.publish_build()
+    settings.SEARCH_INDEX_CHECK_SECONDS = 0
+    assert searched_datasets(kept) == {str(kept), str(doomed)}  # before: both answer
     return kept, doomed
 
 
@@ -91,9 +108,8 @@ def test_a_deletion_stopped_halfway_hides_the_dataset_and_finishes_when_resumed(
     doomed.refresh_from_db()
     assert doomed.status == Dataset.Status.DELETING and doomed.deletion_total == 5
     assert doomed.images.count() == 3
-    # Hidden from search at once: its remaining crops are inactive, the kept ones are not.
-    assert not Crop.objects.filter(image__dataset=doomed, is_active=True).exists()
-    assert Crop.objects.filter(image__dataset=kept, is_active=True).count() == 6
+    # Hidden from search at once, while its rows and vectors are still there.
+    assert searched_datasets(kept) == {str(kept)}
     # What was deleted left no row pointing at a missing file.
     assert check_consistency().rows_without_files == []
 
@@ -116,7 +132,7 @@ def test_a_large_dataset_is_deleted_by_a_job_and_its_running_indexing_job_is_sto
     # Until the task runs: hidden from search, indexing stopped, the photos still there.
     doomed.refresh_from_db()
     assert doomed.status == Dataset.Status.DELETING and doomed.deletion_total == 6
-    assert not Crop.objects.filter(image__dataset=doomed, is_active=True).exists()
+    assert searched_datasets(kept) == {str(kept)}
     pending.refresh_from_db()
     assert pending.status == SourceImage.Status.FAILED and pending.error == deletion.DELETED_REASON
     assert IndexingJob.objects.get(pk=job.pk).status == IndexingJob.Status.FAILED
