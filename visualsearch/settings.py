@@ -258,7 +258,7 @@ INDEXING_JOB_STALE_SECONDS = env.int(
 # Dataset deletion (indexing/deletion.py): photos deleted per transaction, with their files;
 # datasets with more photos than DATASET_DELETE_INLINE_MAX are deleted by a Celery job.
 DATASET_DELETE_BATCH_SIZE = env.int("DATASET_DELETE_BATCH_SIZE", default=200)
-DATASET_DELETE_INLINE_MAX = env.int("DATASET_DELETE_INLINE_MAX", default=500)
+DATASET_DELETE_INLINE_MAX = env.int("DATASET_DELETE_INLINE_MAX", default=100)
 
 # --- ANN index (FAISS) -----------------------------------------------------------
 # "auto" chooses by size (see indexing/ann.py); or a FAISS factory string: Flat, HNSW32, IVF4096,PQ64.

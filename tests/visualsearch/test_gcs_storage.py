@@ -108,3 +108,39 @@ def test_similar_crops_come_back_from_a_build_loaded_out_of_the_bucket(coco_subs
     # Public media: plain bucket URLs (GS_QUERYSTRING_AUTH=false), served by the bucket, not Django.
     bucket_url = f"{os.environ['STORAGE_EMULATOR_HOST']}/{MEDIA_BUCKET}/"
     assert similar and all(r.image_url.startswith(bucket_url) for r in similar)
+
+
+PROBE = """
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+print(storages["default"].save("images/probe.txt", ContentFile(b"media")))
+print(storages["default"].url("images/probe.txt"))
+print(storages["indexes"].save("indexes/probe.faiss", ContentFile(b"index")))
+"""
+
+
+def test_the_settings_for_a_bucket_put_media_and_private_index_files_where_they_say():
+    """settings.py itself (GS_BUCKET_NAME, GS_INDEX_BUCKET_NAME), read by a fresh process, against the emulator."""
+    import subprocess
+    import sys
+
+    from tests.gcs import PRIVATE_BUCKET
+
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "GS_BUCKET_NAME": MEDIA_BUCKET,
+        "GS_INDEX_BUCKET_NAME": PRIVATE_BUCKET,
+        "GS_PROJECT_ID": "test-project",
+        "GS_QUERYSTRING_AUTH": "false",  # the emulator's anonymous client cannot sign
+        "STORAGE_EMULATOR_HOST": os.environ["STORAGE_EMULATOR_HOST"],
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", PROBE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    media_name, media_url, index_name = done.stdout.split()[-3:]
+    assert (media_name, index_name) == ("images/probe.txt", "indexes/probe.faiss")
+    assert objects("default") == {"images/probe.txt"}
+    assert objects("indexes") == {"private/indexes/probe.faiss"}
+    assert requests.get(media_url, timeout=5).content == b"media"
