@@ -7,7 +7,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from indexing import curation, ingest, jobs
+from indexing import curation, deletion, ingest, jobs, recovery
 from indexing.forms import DatasetForm, SourceImageForm
 from indexing.jobs import IndexingUnavailable
 from indexing.models import INDEX_PERMISSION, Crop, Dataset, IndexBuild, IndexingJob, SourceImage
@@ -29,11 +29,11 @@ def thumbnail(file_field, size: int = THUMBNAIL_PX) -> str:
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     form = DatasetForm
-    list_display = ("name", "version", "source", "image_count", "created")
+    list_display = ("name", "version", "status", "source", "image_count", "created")
     search_fields = ("name", "version", "source", "notes")
     list_filter = ("name",)
-    readonly_fields = ("created",)
-    actions = ("index_dataset", "rebuild_index")
+    readonly_fields = ("created", "status", "deletion_total")
+    actions = ("index_dataset", "retry_failed", "rebuild_index", "delete_with_files")
 
     def save_model(self, request: HttpRequest, obj: Dataset, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -73,6 +73,38 @@ class DatasetAdmin(admin.ModelAdmin):
             return
         self.message_user(request, "Index rebuild queued.")
 
+    @admin.action(description="Retry failed photos (index them again)", permissions=["index"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        try:
+            queued = [job for dataset in queryset if (job := recovery.retry_failed(dataset=dataset))]
+        except IndexingUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Queued {len(queued)} retry job(s) over failed photos.")
+
+    # Django's own delete would leave the files in storage and the vectors in the index:
+    # every delete here (the action, the delete page) goes through indexing.deletion.
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Delete selected datasets (photos, crops, files, index vectors)", permissions=["delete"])
+    def delete_with_files(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        try:
+            self.delete_queryset(request, queryset)
+        except IndexingUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, "Deleted (large datasets: deletion queued, progress on the datasets page).")
+
+    def delete_model(self, request: HttpRequest, obj: Dataset) -> None:
+        deletion.request_deletion(dataset=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        for dataset in list(queryset):
+            deletion.request_deletion(dataset=dataset)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
         return super().get_queryset(request).annotate(_image_count=Count("images"))
 
@@ -90,6 +122,10 @@ class SourceImageAdmin(admin.ModelAdmin):
     readonly_fields = ("preview_large", "sha256", "width", "height", "created", "processed")
     list_select_related = ("dataset",)
     list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Photos are added on their dataset's page (ingest: checked, hashed, named by sha256), not here."""
+        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SourceImage]:
         return super().get_queryset(request).annotate(_crop_count=Count("crops"))
@@ -127,6 +163,10 @@ class CropAdmin(admin.ModelAdmin):
     list_select_related = ("image__dataset",)
     actions = ("deactivate", "reactivate")
     list_per_page = 100
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Crops come from the pipeline (detector box, embedding, versions); none is made by hand."""
+        return False
 
     @admin.display(description="crop")
     def preview(self, obj: Crop) -> str:
@@ -186,5 +226,29 @@ class IndexingJobAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "dataset")
     search_fields = ("error", "dataset__name")
-    readonly_fields = ("created", "started", "finished")
+    readonly_fields = ("created", "started", "finished", "heartbeat")
     list_select_related = ("dataset",)
+    actions = ("resume",)
+
+    def has_index_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(INDEX_PERMISSION)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[IndexingJob]:
+        recovery.mark_stale_jobs()  # a list that says "running" for a dead worker would mislead
+        return super().get_queryset(request)
+
+    @admin.action(description="Resume selected stale or failed jobs", permissions=["index"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[IndexingJob]) -> None:
+        resumed, refused = [], []
+        try:
+            for job in queryset:
+                try:
+                    resumed.append(recovery.resume_job(job=job))
+                except recovery.NotResumable as exc:
+                    refused.append(str(exc))
+        except IndexingUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+        self.message_user(request, f"Resumed {len(resumed)} job(s).")

@@ -58,7 +58,9 @@ def iter_batches(ids: Sequence[int], size: int) -> Iterator[list[int]]:
 
 def start_job(job: IndexingJob) -> None:
     IndexingJob.objects.filter(pk=job.pk, started__isnull=True).update(started=timezone.now())
-    IndexingJob.objects.filter(pk=job.pk, status=IndexingJob.Status.QUEUED).update(status=IndexingJob.Status.RUNNING)
+    IndexingJob.objects.filter(pk=job.pk, status=IndexingJob.Status.QUEUED).update(
+        status=IndexingJob.Status.RUNNING, heartbeat=timezone.now()
+    )
 
 
 def run_batch(*, job_id: int, image_ids: Sequence[int]) -> tuple[BatchResult, bool]:
@@ -93,7 +95,10 @@ def refresh_job_progress(job_id: int) -> bool:
         processed_images=Greatest(F("processed_images"), counts["processed"]),
         failed_images=Greatest(F("failed_images"), counts["failed"]),
         total_crops=Greatest(F("total_crops"), crops),
+        heartbeat=timezone.now(),  # a sign of life: jobs silent too long are stale (indexing.recovery)
     )
+    # A batch finished after all (a late redelivery): the job marked stale was alive.
+    IndexingJob.objects.filter(pk=job_id, status=IndexingJob.Status.STALE).update(status=IndexingJob.Status.RUNNING)
     finished = IndexingJob.objects.filter(
         pk=job_id, status=IndexingJob.Status.RUNNING, processed_images__gte=F("total_images")
     ).update(status=IndexingJob.Status.DONE, finished=timezone.now())

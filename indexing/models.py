@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from pgvector.django import VectorField
 
 from indexing.vision.formats import STORED_EXTENSIONS
@@ -20,9 +21,16 @@ from indexing.vision.formats import STORED_EXTENSIONS
 # The permissions that gate curation and indexing: admin actions and API writes check the same ones.
 CURATE_CROPS_PERMISSION = "indexing.change_crop"
 INDEX_PERMISSION = "indexing.index_dataset"
+# Django's own "delete" permission, checked by the admin, the API and the datasets page alike.
+DELETE_DATASET_PERMISSION = "indexing.delete_dataset"
 
 
 class Dataset(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        # Being deleted (indexing.deletion): its crops are already hidden from search.
+        DELETING = "deleting"
+
     name = models.CharField(max_length=200)
     version = models.CharField(max_length=50, default="version_1")
     source = models.CharField(
@@ -34,6 +42,9 @@ class Dataset(models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
     notes = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    # Photos the dataset had when its deletion started: the deletion's progress is counted against it.
+    deletion_total = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["name", "version"]
@@ -205,6 +216,8 @@ class IndexingJob(models.Model):
         RUNNING = "running"
         DONE = "done"
         FAILED = "failed"
+        # No sign of life for INDEXING_JOB_STALE_SECONDS: its worker or command died (indexing.recovery).
+        STALE = "stale"
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="jobs")
     split = models.CharField(max_length=20, blank=True, help_text="Empty means all splits.")
@@ -217,6 +230,9 @@ class IndexingJob(models.Model):
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Refreshed by every batch (indexing.jobs.refresh_job_progress): a job silent for longer
+    # than INDEXING_JOB_STALE_SECONDS is marked stale and can be resumed.
+    heartbeat = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created"]

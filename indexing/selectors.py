@@ -28,9 +28,19 @@ def datasets_with_recent_jobs(per_dataset: int = RECENT_JOBS_PER_DATASET) -> lis
         by_dataset.setdefault(job.dataset_id, []).append(job)
     for dataset in datasets:
         dataset.recent_jobs = by_dataset.get(dataset.pk, [])[:per_dataset]
+        # A dataset being deleted (indexing.deletion): photos gone so far.
+        dataset.deleted_images = max(dataset.deletion_total - dataset.image_count, 0)
     return datasets
 
 
 def source_image(image_id: int) -> SourceImage:
     """The photo a crop was cut from, for the crop page."""
     return SourceImage.objects.get(pk=image_id)
+
+
+def dataset_by_reference(reference: str) -> Dataset:
+    """A dataset named by its id or ``name:version`` (the commands' argument); Dataset.DoesNotExist if none."""
+    if reference.isdigit():
+        return Dataset.objects.get(pk=int(reference))
+    name, _, version = reference.partition(":")
+    return Dataset.objects.get(name=name, version=version or "version_1")

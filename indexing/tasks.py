@@ -1,4 +1,4 @@
-"""Celery tasks, routed to the ``gpu`` queue: each is one call into indexing.jobs or indexing.builds.
+"""Celery tasks, routed to the ``gpu`` queue: each is one call into indexing.jobs, builds or deletion.
 
 ``acks_late`` + ``reject_on_worker_lost``: a batch whose worker dies is delivered
 again, and the job runner makes that redelivery harmless (images already done are
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from indexing import builds, jobs
+from indexing import builds, deletion, jobs
 
 RETRY = dict(
     acks_late=True,
@@ -38,3 +38,9 @@ def update_index_task(rebuild: bool = False, kind: str | None = None) -> int | N
     """builds.update_index: add new crops to the served index, or build it afresh; returns the new build's id."""
     build = builds.update_index(kind=kind, rebuild=rebuild)
     return build.pk if build else None
+
+
+@shared_task(**RETRY)
+def delete_dataset_task(dataset_id: int) -> int:
+    """Delete a large dataset batch by batch (indexing.deletion); returns how many photos went."""
+    return deletion.run_deletion(dataset_id=dataset_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from indexing.models import Crop
+from indexing.models import Crop, Dataset
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,10 @@ class SearchResult:
 
 
 def active_crops():
+    # A dataset being deleted (indexing.deletion) leaves search at once, before its rows go.
+    searchable = Crop.objects.filter(is_active=True, image__dataset__status=Dataset.Status.ACTIVE)
     # Not the embedding: parsing 512 floats of text per row cost more than the whole index search.
-    return Crop.objects.filter(is_active=True).select_related("image__dataset").defer("embedding")
+    return searchable.select_related("image__dataset").defer("embedding")
 
 
 def hydrate(candidates: dict[int, float], labels, min_score) -> list[SearchResult]:

@@ -123,6 +123,7 @@ class IndexingJobSerializer(serializers.ModelSerializer):
             "created",
             "started",
             "finished",
+            "heartbeat",
             "error",
         ]
 
@@ -150,6 +151,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             "split_names",
             "created",
             "notes",
+            "status",
             "images",
             "images_done",
             "images_failed",
@@ -162,6 +164,11 @@ class DatasetSerializer(serializers.ModelSerializer):
         if not asked_by_staff(self):
             data.pop("source")
         return data
+
+
+class DeletionResponse(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["deleted", "deleting"])
 
 
 class CropActiveRequest(serializers.Serializer):

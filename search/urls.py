@@ -12,9 +12,12 @@ api_patterns = [
     path("api/crops/<int:crop_id>", api.CropView.as_view(), name="api-crop"),
     path("api/crops/<int:crop_id>/similar", api.SimilarView.as_view(), name="api-crop-similar"),
     path("api/datasets", api.DatasetListView.as_view(), name="api-datasets"),
+    path("api/datasets/<int:dataset_id>", api.DatasetView.as_view(), name="api-dataset"),
     path("api/datasets/<int:dataset_id>/index", api.DatasetIndexView.as_view(), name="api-dataset-index"),
     path("api/index/rebuild", api.IndexRebuildView.as_view(), name="api-index-rebuild"),
+    path("api/datasets/<int:dataset_id>/retry", api.DatasetRetryView.as_view(), name="api-dataset-retry"),
     path("api/jobs/<int:job_id>", api.JobView.as_view(), name="api-job"),
+    path("api/jobs/<int:job_id>/resume", api.JobResumeView.as_view(), name="api-job-resume"),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="search:api-schema"), name="api-docs"),
 ]
@@ -24,6 +27,8 @@ page_patterns = [
     path("search", views.results, name="results"),
     path("crops/<int:crop_id>", views.crop_detail, name="crop"),
     path("datasets", views.datasets, name="datasets"),
+    path("datasets/<int:dataset_id>/delete", views.delete_dataset, name="dataset-delete"),
+    path("datasets/<int:dataset_id>/retry", views.retry_failed, name="dataset-retry"),
 ]
 
 urlpatterns = page_patterns + api_patterns

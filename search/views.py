@@ -6,12 +6,16 @@ import base64
 import io
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 from PIL import Image
 
-from indexing import selectors
+from indexing import deletion, recovery, selectors
+from indexing.jobs import IndexingUnavailable
+from indexing.models import DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset
 from search import services
 from search.forms import SearchForm
 from search.services import CropNotFound, SearchInputError
@@ -85,5 +89,37 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
 
 
 def datasets(request: HttpRequest) -> HttpResponse:
+    recovery.mark_stale_jobs()  # a dead worker's job reads "stale" (and can be resumed), not "running"
     context = {"datasets": selectors.datasets_with_recent_jobs(), "show_details": sees_details(request.user)}
     return render(request, "search/datasets.html", context)
+
+
+# The datasets page's staff buttons: the same permissions as the admin and the API.
+
+
+@require_POST
+@permission_required(DELETE_DATASET_PERMISSION, raise_exception=True)
+def delete_dataset(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    try:
+        done = deletion.request_deletion(dataset=dataset)
+    except IndexingUnavailable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Deleted {dataset}." if done else f"Deleting {dataset}: progress below.")
+    return redirect("search:datasets")
+
+
+@require_POST
+@permission_required(INDEX_PERMISSION, raise_exception=True)
+def retry_failed(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    try:
+        job = recovery.retry_failed(dataset=dataset)
+    except IndexingUnavailable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"Job {job.pk} queued over the failed photos of {dataset}." if job else "No failed photos."
+        )
+    return redirect("search:datasets")

@@ -249,6 +249,16 @@ EMBEDDING_DIM = 512
 # --- Indexing -----------------------------------------------------------------
 # Images per Celery task / per CLI step (detector and embedder batch inside it).
 INDEXING_BATCH_SIZE = env.int("INDEXING_BATCH_SIZE", default=16)
+# A queued or running job with no batch finished for this long is marked stale (its worker or
+# command died) and can be resumed (manage.py recover_jobs). Above the visibility timeout by
+# default, so Celery's own redelivery of a dead worker's batch comes first.
+INDEXING_JOB_STALE_SECONDS = env.int(
+    "INDEXING_JOB_STALE_SECONDS", default=CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] + 600
+)
+# Dataset deletion (indexing/deletion.py): photos deleted per transaction, with their files;
+# datasets with more photos than DATASET_DELETE_INLINE_MAX are deleted by a Celery job.
+DATASET_DELETE_BATCH_SIZE = env.int("DATASET_DELETE_BATCH_SIZE", default=200)
+DATASET_DELETE_INLINE_MAX = env.int("DATASET_DELETE_INLINE_MAX", default=100)
 
 # --- ANN index (FAISS) -----------------------------------------------------------
 # "auto" chooses by size (see indexing/ann.py); or a FAISS factory string: Flat, HNSW32, IVF4096,PQ64.
