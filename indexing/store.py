@@ -50,9 +50,12 @@ def store_batch(analysed: Sequence[AnalysedImage], *, detector_version: str, emb
     now = timezone.now()
     with transaction.atomic():
         lock_for_store()
+        # Only the images' rows, in id order: the model's default ordering joins the dataset, and
+        # FOR UPDATE would lock its row too, serialising every worker's store step on it.
         pending = set(
-            SourceImage.objects.select_for_update()
+            SourceImage.objects.select_for_update(of=("self",))
             .filter(pk__in=[a.image.pk for a in analysed], status=SourceImage.Status.PENDING)
+            .order_by("pk")
             .values_list("pk", flat=True)
         )
         stored = [a for a in analysed if a.image.pk in pending]
