@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
+from indexing import duplicate_ingest
 from indexing.models import Crop, SourceImage, crop_file_name
 from indexing.vision.crops import CropPolicy, PlannedCrop, plan_crops
 from indexing.vision.detector import Detector, get_detector
@@ -36,6 +37,7 @@ class BatchResult:
     failed: int = 0
     crops: int = 0
     skipped: int = 0
+    duplicates_skipped: int = 0  # DEDUP_ON_INGEST=skip (indexing.duplicate_ingest)
     failures: dict[int, str] = field(default_factory=dict)
 
 
@@ -57,6 +59,8 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
             if mark_failed(image, str(exc)):
                 result.failed += 1
                 result.failures[image.pk] = str(exc)
+    # --- duplicates: fingerprint each photo; DEDUP_ON_INGEST=skip takes near-duplicates out ---
+    decoded, result.duplicates_skipped = duplicate_ingest.screen(decoded)
     if not decoded:
         return result
     detector, embedder, policy = get_detector(), get_embedder(), CropPolicy.from_settings()
@@ -71,6 +75,7 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
         if store_crops(image, pixels.size, crops, image_vectors, detector.version, embedder.version):
             result.done += 1
             result.crops += len(crops)
+            duplicate_ingest.after_indexed(image)  # --- duplicates: its photo vector and group ---
         else:
             result.skipped += 1
     return result
