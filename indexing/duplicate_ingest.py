@@ -37,16 +37,15 @@ def policy() -> str:
 
 def screen(decoded: Sequence[tuple[SourceImage, Image.Image]]) -> tuple[list[tuple[SourceImage, Image.Image]], int]:
     """Fingerprint each decoded photo; with ``skip``, take duplicates out. Returns (to index, skipped)."""
+    mode = policy()  # a bad value stops the batch: a setup error, not the photos'
     keep: list[tuple[SourceImage, Image.Image]] = []
     skipped = 0
     for image, pixels in decoded:  # in id order: the first copy of a batch is indexed, later ones skipped
         try:
             duplicates.store_fingerprint(image, pixels)
-            if policy() == "skip" and _skip(image):
+            if mode == "skip" and _skip(image):
                 skipped += 1
                 continue
-        except ValueError:
-            raise  # a bad DEDUP_ON_INGEST: a setup error, not this photo's
         except Exception:
             logger.exception("Duplicate screening failed for image %s; indexing it anyway", image.pk)
         keep.append((image, pixels))
