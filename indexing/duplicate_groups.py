@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from functools import partial
 
 from django.db import connection, transaction
 from django.db.models import Count, F
@@ -143,6 +144,15 @@ def recompute_dataset(*, dataset_id: int) -> int:
         if link_image(image, find_matches(image, ALL_TIERS)) is not None:
             linked += 1
     return linked
+
+
+def queue_recompute(*, dataset_id: int) -> None:
+    """Recompute a dataset's groups on a worker, once the caller's transaction commits (admin, API)."""
+    from indexing import jobs, tasks
+
+    jobs.require_workers()
+    Dataset.objects.get(pk=dataset_id)  # DoesNotExist now, not in the worker
+    transaction.on_commit(partial(tasks.recompute_duplicates_task.delay, dataset_id))
 
 
 def _drop_small_groups() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from indexing import builds, jobs
+from indexing import builds, duplicate_groups, jobs
 
 RETRY = dict(
     acks_late=True,
@@ -37,3 +37,9 @@ def process_batch_task(job_id: int, image_ids: list[int], rebuild_index: bool = 
 def rebuild_index_task(kind: str | None = None) -> int:
     """Publish a new FAISS build over all active crops; returns its id."""
     return builds.publish_build(kind).pk
+
+
+@shared_task(**RETRY)
+def recompute_duplicates_task(dataset_id: int) -> int:
+    """Match a dataset's photos again (admin action, API); returns how many joined a group."""
+    return duplicate_groups.recompute_dataset(dataset_id=dataset_id)

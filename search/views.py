@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 from PIL import Image
 
-from indexing import selectors
+from indexing import duplicate_selectors, selectors
 from search import services
 from search.forms import SearchForm
 from search.services import CropNotFound, SearchInputError
@@ -31,6 +31,7 @@ def form_context(request: HttpRequest, source: QueryDict | None = None, **extra)
         "max_k": settings.SEARCH_MAX_K,
         "query": source.get("q", ""),
         "mode": source.get("mode", "image"),
+        "collapse": bool(source.get("collapse")),
         **extra,
     }
 
@@ -55,10 +56,12 @@ def results(request: HttpRequest) -> HttpResponse:
         k, labels = fields["k"], fields["labels"]
         if request.method == "POST":
             data = services.read_upload(request.FILES.get("image"))
-            found = services.search_image(data, k, labels, preview_side=PREVIEW_MAX_SIDE)
+            found = services.search_image(
+                data, k, labels, preview_side=PREVIEW_MAX_SIDE, collapse_duplicates=fields["collapse"]
+            )
             context = form_context(request, image_search=found, preview=preview_data_url(found.preview), mode="image")
         else:
-            found_text = services.search_text(fields["q"], k, labels)
+            found_text = services.search_text(fields["q"], k, labels, collapse_duplicates=fields["collapse"])
             context = form_context(request, text_results=found_text, mode="text")
     except SearchInputError as exc:
         context = form_context(request, error=str(exc))
@@ -81,7 +84,9 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
     except CropNotFound as exc:
         raise Http404(str(exc)) from exc
     image = selectors.source_image(crop.image_id)
-    return render(request, "search/crop.html", {"crop": crop, "image": image, "similar": similar})
+    same_object = duplicate_selectors.same_object_groups(crop_id) or []
+    context = {"crop": crop, "image": image, "similar": similar, "same_object": same_object}
+    return render(request, "search/crop.html", context)
 
 
 def datasets(request: HttpRequest) -> HttpResponse:
