@@ -39,7 +39,7 @@ def indexed_files(transactional_db, real_models, settings, coco_subset_files) ->
     return [a, b]
 
 
-def test_a_curator_keeps_one_photo_and_marks_a_group_not_duplicates(live_server, indexed_files, browser_page):
+def test_a_curator_keeps_one_photo_and_marks_a_group_not_duplicates(live_server, indexed_files, browser_page):  # noqa: F811
     page = browser_page
     page.goto(f"{live_server.url}/admin/login/?next=/duplicates")
     page.fill("#id_username", "curator")
