@@ -133,3 +133,15 @@ def test_resolve_many_keeps_each_groups_largest_photo(two_pairs):
         two_pairs["a-q60"].pk,
         two_pairs["b-half"].pk,
     }
+
+
+def test_the_command_recomputes_a_dataset_by_name(two_pairs, capsys):
+    from django.core.management import CommandError, call_command
+
+    DuplicateGroup.objects.all().delete()
+    dataset = two_pairs["a"].dataset
+    call_command("recompute_duplicates", f"{dataset.name}:{dataset.version}")
+    assert "4 photo(s) are in a duplicate group" in capsys.readouterr().out
+    assert DuplicateGroup.objects.count() == 2
+    with pytest.raises(CommandError, match="No single dataset"):
+        call_command("recompute_duplicates", "nope:version_9")
