@@ -115,3 +115,24 @@ def test_a_bad_policy_is_a_clear_error(photos, settings):
     dataset = make_dataset()
     with pytest.raises(ValueError, match="DEDUP_ON_INGEST"):
         index(dataset, {photos[0].name: photos[0].read_bytes()})
+
+
+def test_odd_photos_are_fingerprinted_by_the_pipeline(photos, settings):
+    import io
+
+    from PIL import Image
+
+    from tests.bad_files import encoded, odd_but_valid_uploads, photo_like
+
+    settings.DEDUP_ON_INGEST = "link"
+    rotated = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo_like(120, 90, seed=9).save(rotated, "JPEG", quality=90, exif=exif.tobytes())
+    odd = {upload.name: upload.data for upload in odd_but_valid_uploads().values()}
+    odd |= {"dot.png": encoded(Image.new("RGB", (1, 1), (9, 9, 9)), "PNG"), "rotated.jpg": rotated.getvalue()}
+    dataset = make_dataset()
+    job = index(dataset, odd)
+
+    assert job.failed_images == 0, list(SourceImage.objects.filter(dataset=dataset).values_list("error", flat=True))
+    assert PhotoFingerprint.objects.filter(image__dataset=dataset).count() == len(odd) == 6

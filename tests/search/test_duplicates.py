@@ -144,3 +144,21 @@ def test_the_same_object_elsewhere_is_found_in_the_copy(grouped, settings):
     assert grouped["a-copy"].pk in {row["image_id"] for row in found}
     assert grouped["a"].pk not in {row["image_id"] for row in found}  # other photos only
     assert all(row["score"] >= settings.DEDUP_OBJECT_MIN_SCORE for row in found)
+
+
+def test_the_crop_page_shows_the_same_object_elsewhere(grouped):
+    crop = grouped["a"].crops.order_by("-confidence").first()
+    copy_crops = set(grouped["a-copy"].crops.values_list("pk", flat=True))
+    html = APIClient().get(f"/crops/{crop.pk}").content.decode()
+    section = html.split('id="same-object"')[1].split("</section>")[0]
+    assert any(f"/crops/{pk}" in section for pk in copy_crops), section
+
+
+def test_the_review_page_is_for_staff_only(grouped):
+    client = APIClient()
+    assert client.get("/duplicates").status_code == 302  # to the admin's login
+    user = User.objects.create_user("reader", password="pw")
+    client.force_login(user)
+    assert client.get("/duplicates").status_code == 302
+    assert client.post(f"/duplicates/{DuplicateGroup.objects.first().pk}/not-duplicates").status_code == 302
+    assert DuplicateGroup.objects.count() == 2
