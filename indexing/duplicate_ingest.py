@@ -21,7 +21,8 @@ from django.utils import timezone
 from PIL import Image
 
 from indexing import duplicate_groups, duplicates
-from indexing.models import IndexingJob, PhotoFingerprint, SourceImage
+from indexing.models import IndexingJob, PhotoFingerprint, SourceImage, Tier
+from indexing.vision.hashing import hamming, perceptual_score, phash_int
 
 logger = logging.getLogger(__name__)
 
@@ -36,24 +37,41 @@ def policy() -> str:
 
 
 def screen(decoded: Sequence[tuple[SourceImage, Image.Image]]) -> tuple[list[tuple[SourceImage, Image.Image]], int]:
-    """Fingerprint each decoded photo; with ``skip``, take duplicates out. Returns (to index, skipped)."""
+    """Hash each decoded photo; with ``skip``, take duplicates out. Returns (to index, skipped).
+
+    Nothing is written for a photo that goes on to be indexed: its fingerprint is stored by
+    after_indexed, once its crops are. Writing it here (a row referencing the image) would
+    touch every image of the batch before the first is stored, and wait on any of them
+    that another transaction holds.
+    """
     mode = policy()  # a bad value stops the batch: a setup error, not the photos'
     keep: list[tuple[SourceImage, Image.Image]] = []
+    kept_hashes: list[tuple[int, int]] = []  # (image id, pHash) of this batch's photos to index
     skipped = 0
     for image, pixels in decoded:  # in id order: the first copy of a batch is indexed, later ones skipped
         try:
-            duplicates.store_fingerprint(image, pixels)
-            if mode == "skip" and _skip(image):
+            image.dedup_phash = phash_int(pixels)
+            if mode == "skip" and _skip(image, kept_hashes):
                 skipped += 1
                 continue
+            kept_hashes.append((image.pk, image.dedup_phash))
         except Exception:
             logger.exception("Duplicate screening failed for image %s; indexing it anyway", image.pk)
         keep.append((image, pixels))
     return keep, skipped
 
 
-def _skip(image: SourceImage) -> bool:
-    matches = duplicates.find_matches(image, duplicates.PRE_INDEX_TIERS)
+def _skip(image: SourceImage, batch: list[tuple[int, int]]) -> bool:
+    """Skip ``image`` if it duplicates a stored photo or an earlier one of its batch (exact or perceptual)."""
+    limit = settings.DEDUP_PHASH_MAX_DISTANCE
+    matches = duplicates.find_matches(image, duplicates.PRE_INDEX_TIERS, phash=image.dedup_phash)
+    refused = duplicates.not_duplicate_partners(image.pk)
+    in_batch = [
+        duplicates.Match(pk, Tier.PERCEPTUAL, perceptual_score(distance))
+        for pk, value in batch
+        if (distance := hamming(value, image.dedup_phash)) <= limit and pk not in refused
+    ]
+    matches = matches + sorted(in_batch, key=lambda m: -m.score)
     if not matches:
         return False
     done = SourceImage.objects.filter(pk=image.pk, status=SourceImage.Status.PENDING).update(
@@ -61,14 +79,18 @@ def _skip(image: SourceImage) -> bool:
     )
     if not done:  # another worker finished it first
         return False
-    PhotoFingerprint.objects.filter(image=image).update(skipped=True)
+    PhotoFingerprint.objects.update_or_create(image=image, defaults={"phash": image.dedup_phash, "skipped": True})
     duplicate_groups.link_image(image, matches)
     return True
 
 
-def after_indexed(image: SourceImage) -> None:
-    """Once a photo's crops are stored: its semantic vector, then (``link``, ``skip``) its group."""
+def after_indexed(image: SourceImage, pixels: Image.Image) -> None:
+    """Once a photo's crops are stored: its fingerprint and semantic vector, then (``link``, ``skip``) its group."""
     try:
+        phash = getattr(image, "dedup_phash", None)
+        PhotoFingerprint.objects.update_or_create(
+            image=image, defaults={"phash": phash if phash is not None else phash_int(pixels)}
+        )
         duplicates.store_photo_vector(image)
         if policy() != "keep":
             duplicate_groups.link_image(image, duplicates.find_matches(image))

@@ -90,15 +90,20 @@ def fingerprint_stored_image(image: SourceImage) -> PhotoFingerprint | None:
 # --- Matching --------------------------------------------------------------------------
 
 
-def find_matches(image: SourceImage, tiers: Iterable[str] = ALL_TIERS) -> list[Match]:
-    """The stored photos ``image`` duplicates, each once, under its strongest tier."""
+def find_matches(image: SourceImage, tiers: Iterable[str] = ALL_TIERS, *, phash: int | None = None) -> list[Match]:
+    """The stored photos ``image`` duplicates, each once, under its strongest tier.
+
+    ``phash``: the photo's hash when it has no stored fingerprint yet (screening at ingest).
+    """
     tiers = set(tiers)
     fingerprint = PhotoFingerprint.objects.filter(image=image).first()
+    if phash is None and fingerprint is not None:
+        phash = fingerprint.phash
     found: list[Match] = []
     if Tier.EXACT in tiers:
         found += exact_matches(image)
-    if Tier.PERCEPTUAL in tiers and fingerprint is not None:
-        found += perceptual_matches(image.pk, fingerprint.phash, settings.DEDUP_PHASH_MAX_DISTANCE)
+    if Tier.PERCEPTUAL in tiers and phash is not None:
+        found += perceptual_matches(image.pk, phash, settings.DEDUP_PHASH_MAX_DISTANCE)
     if Tier.SEMANTIC in tiers and fingerprint is not None and fingerprint.vector is not None:
         found += semantic_matches(image.pk, fingerprint.vector, settings.DEDUP_SEMANTIC_MIN_SCORE)
     refused = not_duplicate_partners(image.pk)

@@ -59,7 +59,7 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
             if mark_failed(image, str(exc)):
                 result.failed += 1
                 result.failures[image.pk] = str(exc)
-    # --- duplicates: fingerprint each photo; DEDUP_ON_INGEST=skip takes near-duplicates out ---
+    # --- duplicates: hash each photo; DEDUP_ON_INGEST=skip takes near-duplicates out ---
     decoded, result.duplicates_skipped = duplicate_ingest.screen(decoded)
     if not decoded:
         return result
@@ -75,7 +75,7 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
         if store_crops(image, pixels.size, crops, image_vectors, detector.version, embedder.version):
             result.done += 1
             result.crops += len(crops)
-            duplicate_ingest.after_indexed(image)  # --- duplicates: its photo vector and group ---
+            duplicate_ingest.after_indexed(image, pixels)  # --- duplicates: fingerprint, photo vector, group ---
         else:
             result.skipped += 1
     return result
