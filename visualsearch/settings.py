@@ -254,6 +254,7 @@ INDEXING_BATCH_SIZE = env.int("INDEXING_BATCH_SIZE", default=16)
 # Most bits two photos' 64-bit pHashes may differ by and still be perceptual duplicates.
 DEDUP_PHASH_MAX_DISTANCE = env.int("DEDUP_PHASH_MAX_DISTANCE", default=10)
 # Least cosine of two photos' vectors (the mean of their crops' CLIP vectors) for a semantic duplicate.
+# Not measured offline (no real CLIP here); above 1 turns the tier off.
 DEDUP_SEMANTIC_MIN_SCORE = env.float("DEDUP_SEMANTIC_MIN_SCORE", default=0.97)
 # Least cosine of two crops for "the same object elsewhere" on a crop's page.
 DEDUP_OBJECT_MIN_SCORE = env.float("DEDUP_OBJECT_MIN_SCORE", default=0.92)
