@@ -7,7 +7,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from indexing import curation, deletion, ingest, jobs, recovery
+from indexing import curation, deletion, duplicate_admin, duplicate_groups, ingest, jobs, recovery  # noqa: F401 (registers)
 from indexing.forms import DatasetForm, SourceImageForm
 from indexing.jobs import IndexingUnavailable
 from indexing.models import INDEX_PERMISSION, Crop, Dataset, IndexBuild, IndexingJob, SourceImage
@@ -33,7 +33,7 @@ class DatasetAdmin(admin.ModelAdmin):
     search_fields = ("name", "version", "source", "notes")
     list_filter = ("name",)
     readonly_fields = ("created", "status", "deletion_total")
-    actions = ("index_dataset", "retry_failed", "rebuild_index", "delete_with_files")
+    actions = ("index_dataset", "retry_failed", "rebuild_index", "recompute_duplicates", "delete_with_files")
 
     def save_model(self, request: HttpRequest, obj: Dataset, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -104,6 +104,16 @@ class DatasetAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
         for dataset in list(queryset):
             deletion.request_deletion(dataset=dataset)
+
+    @admin.action(description="Recompute duplicate groups of these datasets' photos", permissions=["index"])
+    def recompute_duplicates(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        try:
+            for dataset in queryset:
+                duplicate_groups.queue_recompute(dataset_id=dataset.pk)
+        except IndexingUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Duplicate recompute queued for {queryset.count()} dataset(s).")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
         return super().get_queryset(request).annotate(_image_count=Count("images"))

@@ -249,3 +249,13 @@ class IndexingJob(models.Model):
     @property
     def progress(self) -> float:
         return self.processed_images / self.total_images if self.total_images else 0.0
+
+
+# Duplicate photos live in their own module; imported here so Django registers them with this app.
+from indexing.duplicate_models import (  # noqa: E402, F401
+    DuplicateGroup,
+    DuplicateMember,
+    NotDuplicatePair,
+    PhotoFingerprint,
+    Tier,
+)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 from PIL import Image
 
+from indexing import duplicate_ingest
 from indexing.models import SourceImage
 from indexing.store import AnalysedImage, store_batch
 from indexing.vision.crops import CropPolicy, PlannedCrop, plan_crops
@@ -31,6 +32,7 @@ class BatchResult:
     failed: int = 0
     crops: int = 0
     skipped: int = 0
+    duplicates_skipped: int = 0  # DEDUP_ON_INGEST=skip (indexing.duplicate_ingest)
     failures: dict[int, str] = field(default_factory=dict)
 
 
@@ -52,8 +54,11 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
             if mark_failed(image, str(exc)):
                 result.failed += 1
                 result.failures[image.pk] = str(exc)
+    # --- duplicates: hash each photo; DEDUP_ON_INGEST=skip takes near-duplicates out ---
+    decoded, result.duplicates_skipped = duplicate_ingest.screen(decoded)
     if not decoded:
         return result
+    pixels_of = {image.pk: pixels for image, pixels in decoded}
     detector, embedder, policy = get_detector(), get_embedder(), CropPolicy.from_settings()
     outcomes = analyse_batch([pixels for _, pixels in decoded], detector, embedder, policy)
     analysed = []
@@ -68,6 +73,9 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
     result.done = len(stored)
     result.crops = sum(len(a.crops) for a in analysed if a.image.pk in stored)
     result.skipped += len(analysed) - len(stored)
+    for a in analysed:
+        if a.image.pk in stored:
+            duplicate_ingest.after_indexed(a.image, pixels_of[a.image.pk])  # --- duplicates: fingerprint, group ---
     return result
 
 

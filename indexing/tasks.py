@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from indexing import builds, deletion, jobs
+from indexing import builds, deletion, duplicate_groups, jobs
 
 RETRY = dict(
     acks_late=True,
@@ -44,3 +44,9 @@ def update_index_task(rebuild: bool = False, kind: str | None = None) -> int | N
 def delete_dataset_task(dataset_id: int) -> int:
     """Delete a large dataset batch by batch (indexing.deletion); returns how many photos went."""
     return deletion.run_deletion(dataset_id=dataset_id)
+
+
+@shared_task(**RETRY)
+def recompute_duplicates_task(dataset_id: int) -> int:
+    """Match a dataset's photos again (admin action, API); returns how many joined a group."""
+    return duplicate_groups.recompute_dataset(dataset_id=dataset_id)

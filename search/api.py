@@ -88,7 +88,13 @@ def validated(serializer_class, data) -> dict:
 
 
 def text_response(data: dict) -> Response:
-    results = services.search_text(data["query"], data.get("k"), data.get("labels"), data.get("min_score"))
+    results = services.search_text(
+        data["query"],
+        data.get("k"),
+        data.get("labels"),
+        data.get("min_score"),
+        collapse_duplicates=data.get("collapse_duplicates", False),
+    )
     body = {"query": data["query"].strip(), "count": len(results), "results": results}
     return Response(s.SearchTextResponse(body).data)
 
@@ -118,6 +124,8 @@ class SearchTextCompatView(SearchTextView):
     def get(self, request: Request) -> Response:
         data = {key: request.query_params.get(key) for key in ("query", "k", "min_score")}
         data = {key: value for key, value in data.items() if value is not None}
+        if "collapse_duplicates" in request.query_params:
+            data["collapse_duplicates"] = request.query_params["collapse_duplicates"]
         if "labels" in request.query_params:
             data["labels"] = request.query_params.getlist("labels")
         return text_response(validated(s.SearchTextRequest, data))
@@ -138,7 +146,11 @@ class SearchImageView(SearchView):
         # ("car,person" or repeated fields) are split and counted by the service.
         params = validated(s.SearchImageRequest, request.data)
         found = services.search_image(
-            services.read_upload(params["image"]), params.get("k"), params.get("labels"), params.get("min_score")
+            services.read_upload(params["image"]),
+            params.get("k"),
+            params.get("labels"),
+            params.get("min_score"),
+            collapse_duplicates=params.get("collapse_duplicates", False),
         )
         return Response(s.SearchImageResponse(found).data)
 

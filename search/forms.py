@@ -17,6 +17,8 @@ class SearchForm(forms.Form):
     k = forms.IntegerField(required=False)
     # Repeated ``labels`` fields (the filter checkboxes), as a list; unknown names are the service's to refuse.
     labels = forms.Field(required=False, widget=forms.SelectMultiple)
+    # One result per group of duplicate photos (search.collapse).
+    collapse = forms.BooleanField(required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from rest_framework import serializers
 
+from indexing import duplicate_ingest
 from indexing.models import Dataset, IndexingJob
 from search.validation import check_label_count
 from visualsearch.access import sees_details
@@ -41,6 +42,9 @@ class SearchTextRequest(serializers.Serializer):
     k = serializers.IntegerField(required=False, help_text="Number of results (1..SEARCH_MAX_K).")
     labels = LabelsField(required=False, help_text="Only these labels (a list, or comma-separated).")
     min_score = serializers.FloatField(required=False, help_text="Drop results below this cosine similarity.")
+    collapse_duplicates = serializers.BooleanField(
+        required=False, default=False, help_text="One result per group of duplicate photos."
+    )
 
 
 class SearchImageRequest(serializers.Serializer):
@@ -48,6 +52,9 @@ class SearchImageRequest(serializers.Serializer):
     k = serializers.IntegerField(required=False)
     labels = LabelsField(required=False, help_text="Only these labels (repeated, or comma-separated).")
     min_score = serializers.FloatField(required=False)
+    collapse_duplicates = serializers.BooleanField(
+        required=False, default=False, help_text="One result per group of duplicate photos."
+    )
 
 
 class SimilarRequest(serializers.Serializer):
@@ -107,6 +114,9 @@ class SimilarResponse(ResultListResponse):
 
 class IndexingJobSerializer(serializers.ModelSerializer):
     progress = serializers.FloatField(read_only=True)
+    duplicates = serializers.SerializerMethodField(
+        help_text="Photos of the job skipped as duplicates (DEDUP_ON_INGEST=skip) and photos now in a group."
+    )
 
     class Meta:
         model = IndexingJob
@@ -120,12 +130,16 @@ class IndexingJobSerializer(serializers.ModelSerializer):
             "failed_images",
             "total_crops",
             "progress",
+            "duplicates",
             "created",
             "started",
             "finished",
             "heartbeat",
             "error",
         ]
+
+    def get_duplicates(self, instance) -> dict[str, int]:
+        return duplicate_ingest.job_counts(instance)
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

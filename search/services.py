@@ -17,7 +17,7 @@ from PIL import Image
 
 from indexing.models import Crop
 from indexing.vision.embedder import get_embedder
-from search import photos
+from search import collapse, photos
 from search.candidates import search_vectors
 from search.errors import CropNotFound, PhotoNotSearchable, SearchInputError, UploadTooLarge
 from search.results import SearchResult, active_crops, to_result
@@ -69,13 +69,19 @@ class ImageSearch:
 
 
 def search_text(
-    query: str, k: int | None = None, labels: Sequence[str] | None = None, min_score: float | None = None
+    query: str,
+    k: int | None = None,
+    labels: Sequence[str] | None = None,
+    min_score: float | None = None,
+    *,
+    collapse_duplicates: bool = False,
 ) -> list[SearchResult]:
-    """The crops nearest to a CLIP text embedding of ``query``."""
+    """The crops nearest to a CLIP text embedding of ``query`` (one per duplicate group when asked)."""
     query = validate_text(query)
     k, labels, min_score = validate_k(k), validate_labels(labels), validate_min_score(min_score)
     vector = get_embedder().embed_texts([query])[0]
-    return search_vectors(vector[None, :], k, labels, min_score)[0]
+    results = search_vectors(vector[None, :], collapse.fetch_size(k, collapse_duplicates), labels, min_score)[0]
+    return collapse.collapse_by_group(results, k) if collapse_duplicates else results
 
 
 def search_image(
@@ -85,6 +91,7 @@ def search_image(
     min_score: float | None = None,
     *,
     preview_side: int | None = None,
+    collapse_duplicates: bool = False,
 ) -> ImageSearch:
     """Detect the objects in a query photo and find the crops nearest to each.
 
@@ -116,8 +123,9 @@ def search_image(
             "so the whole photo was used as the query."
         )
     vectors = photos.embed(pixels)
-    for query_object, results in zip(objects, search_vectors(vectors, k, labels, min_score), strict=True):
-        query_object.results = results
+    found_lists = search_vectors(vectors, collapse.fetch_size(k, collapse_duplicates), labels, min_score)
+    for query_object, results in zip(objects, found_lists, strict=True):
+        query_object.results = collapse.collapse_by_group(results, k) if collapse_duplicates else results
     preview = photos.preview(image, preview_side) if preview_side else None
     return ImageSearch(
         width, height, objects, whole_image=not crops, message=message, objects_left_out=found.left_out, preview=preview

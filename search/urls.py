@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from search import api, views
+from search import api, duplicate_views, duplicates_api, views
 
 app_name = "search"
 
@@ -18,6 +18,21 @@ api_patterns = [
     path("api/datasets/<int:dataset_id>/retry", api.DatasetRetryView.as_view(), name="api-dataset-retry"),
     path("api/jobs/<int:job_id>", api.JobView.as_view(), name="api-job"),
     path("api/jobs/<int:job_id>/resume", api.JobResumeView.as_view(), name="api-job-resume"),
+    path("api/crops/<int:crop_id>/same-object", duplicates_api.SameObjectView.as_view(), name="api-crop-same-object"),
+    path("api/duplicates/groups", duplicates_api.GroupListView.as_view(), name="api-duplicate-groups"),
+    path("api/duplicates/groups/<int:group_id>", duplicates_api.GroupView.as_view(), name="api-duplicate-group"),
+    path("api/duplicates/groups/<int:group_id>/keep", duplicates_api.KeepView.as_view(), name="api-duplicate-keep"),
+    path(
+        "api/duplicates/groups/<int:group_id>/not-duplicates",
+        duplicates_api.NotDuplicatesView.as_view(),
+        name="api-duplicate-not-duplicates",
+    ),
+    path("api/duplicates/resolve", duplicates_api.ResolveView.as_view(), name="api-duplicate-resolve"),
+    path(
+        "api/datasets/<int:dataset_id>/duplicates/recompute",
+        duplicates_api.RecomputeView.as_view(),
+        name="api-dataset-duplicates-recompute",
+    ),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="search:api-schema"), name="api-docs"),
 ]
@@ -29,6 +44,10 @@ page_patterns = [
     path("datasets", views.datasets, name="datasets"),
     path("datasets/<int:dataset_id>/delete", views.delete_dataset, name="dataset-delete"),
     path("datasets/<int:dataset_id>/retry", views.retry_failed, name="dataset-retry"),
+    path("duplicates", duplicate_views.review, name="duplicates"),
+    path("duplicates/resolve", duplicate_views.resolve_many, name="duplicates-resolve"),
+    path("duplicates/<int:group_id>/keep", duplicate_views.keep, name="duplicates-keep"),
+    path("duplicates/<int:group_id>/not-duplicates", duplicate_views.not_duplicates, name="duplicates-not-duplicates"),
 ]
 
 urlpatterns = page_patterns + api_patterns

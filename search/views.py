@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from PIL import Image
 
-from indexing import deletion, recovery, selectors
+from indexing import deletion, duplicate_selectors, recovery, selectors
 from indexing.jobs import IndexingUnavailable
 from indexing.models import DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset
 from search import services
@@ -35,6 +35,7 @@ def form_context(request: HttpRequest, source: QueryDict | None = None, **extra)
         "max_k": settings.SEARCH_MAX_K,
         "query": source.get("q", ""),
         "mode": source.get("mode", "image"),
+        "collapse": bool(source.get("collapse")),
         **extra,
     }
 
@@ -59,10 +60,12 @@ def results(request: HttpRequest) -> HttpResponse:
         k, labels = fields["k"], fields["labels"]
         if request.method == "POST":
             data = services.read_upload(request.FILES.get("image"))
-            found = services.search_image(data, k, labels, preview_side=PREVIEW_MAX_SIDE)
+            found = services.search_image(
+                data, k, labels, preview_side=PREVIEW_MAX_SIDE, collapse_duplicates=fields["collapse"]
+            )
             context = form_context(request, image_search=found, preview=preview_data_url(found.preview), mode="image")
         else:
-            found_text = services.search_text(fields["q"], k, labels)
+            found_text = services.search_text(fields["q"], k, labels, collapse_duplicates=fields["collapse"])
             context = form_context(request, text_results=found_text, mode="text")
     except SearchInputError as exc:
         context = form_context(request, error=str(exc))
@@ -85,7 +88,9 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
     except CropNotFound as exc:
         raise Http404(str(exc)) from exc
     image = selectors.source_image(crop.image_id)
-    return render(request, "search/crop.html", {"crop": crop, "image": image, "similar": similar})
+    same_object = duplicate_selectors.same_object_groups(crop_id) or []
+    context = {"crop": crop, "image": image, "similar": similar, "same_object": same_object}
+    return render(request, "search/crop.html", context)
 
 
 def datasets(request: HttpRequest) -> HttpResponse:

@@ -260,6 +260,17 @@ INDEXING_JOB_STALE_SECONDS = env.int(
 DATASET_DELETE_BATCH_SIZE = env.int("DATASET_DELETE_BATCH_SIZE", default=200)
 DATASET_DELETE_INLINE_MAX = env.int("DATASET_DELETE_INLINE_MAX", default=100)
 
+# --- Duplicates (indexing/duplicates.py; thresholds from bench/dedup.py) ---------------------
+# Most bits two photos' 64-bit pHashes may differ by and still be perceptual duplicates.
+DEDUP_PHASH_MAX_DISTANCE = env.int("DEDUP_PHASH_MAX_DISTANCE", default=10)
+# Least cosine of two photos' vectors (the mean of their crops' CLIP vectors) for a semantic duplicate.
+# Not measured offline (no real CLIP here); above 1 turns the tier off.
+DEDUP_SEMANTIC_MIN_SCORE = env.float("DEDUP_SEMANTIC_MIN_SCORE", default=0.97)
+# Least cosine of two crops for "the same object elsewhere" on a crop's page.
+DEDUP_OBJECT_MIN_SCORE = env.float("DEDUP_OBJECT_MIN_SCORE", default=0.92)
+# A new photo that duplicates a stored one: keep (index, no group), link (index, group it), skip (group, no index).
+DEDUP_ON_INGEST = env("DEDUP_ON_INGEST", default="link")
+
 # --- ANN index (FAISS) -----------------------------------------------------------
 # "auto" chooses by size (see indexing/ann.py); or a FAISS factory string: Flat, HNSW32, IVF4096,PQ64.
 ANN_INDEX_KIND = env("ANN_INDEX_KIND", default="auto")

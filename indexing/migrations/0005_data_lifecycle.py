@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("indexing", "0003_index_lifecycle"),
+        ("indexing", "0004_near_duplicates"),
     ]
 
     operations = [

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from indexing import ingest, jobs
+from indexing import duplicate_ingest, ingest, jobs
 from indexing.models import IndexingJob
 from indexing.pipeline import BatchResult
 from indexing.vision.errors import ModelLoadError
@@ -113,5 +114,10 @@ class Command(BaseCommand):
             f"Processed {job.processed_images} image(s) in {seconds:.1f} s "
             f"({job.processed_images / max(seconds, 1e-9):.2f} img/s): {job.total_crops} crops, "
             f"{job.failed_images} failed."
+        )
+        dupes = duplicate_ingest.job_counts(job)
+        self.stdout.write(
+            f"Duplicates (DEDUP_ON_INGEST={settings.DEDUP_ON_INGEST}): {dupes['duplicates_skipped']} "
+            f"near-duplicate(s) skipped, {dupes['duplicates_linked']} photo(s) in duplicate groups."
         )
         return job
