@@ -32,11 +32,13 @@ def bucket(n: int) -> list[dict]:
     return [r for r in TABLE["rows"] if r["size"] == size]
 
 
-def test_shipped_table_covers_the_sizes_and_kinds_it_claims():
+def test_shipped_table_covers_every_kind_or_says_why_not():
     assert SIZES == [100_000, 1_000_000]
     for size in SIZES:
-        kinds = {r["kind"] for r in TABLE["rows"] if r["size"] == size}
-        assert {"Flat", "HNSW16", "IVF{nlist},SQ8", "IVF{nlist},PQ64x4fs"} <= kinds, size
+        measured = {r["kind"] for r in TABLE["rows"] if r["size"] == size}
+        skipped = {s["kind"] for s in TABLE["skipped"] if s["size"] == size and s["reason"]}
+        assert {"Flat", "IVF{nlist},SQ8"} <= measured, size
+        assert {kind for kind, _ in ann_choice.SWEEPS} <= measured | skipped, size
     assert TABLE["machine"]["load_average_at_start"] and TABLE["extrapolated"]
 
 
@@ -72,7 +74,7 @@ def test_default_targets_are_met_at_a_million_without_warning(settings, caplog):
 
 
 def test_a_tight_budget_picks_a_compact_kind():
-    n, budget = 1_000_000, 100_000_000  # 100 bytes a vector: no room for 8- or 4-bit codes
+    n, budget = 100_000, 10_000_000  # 100 bytes a vector: no room for 8- or 4-bit codes
     config = ann_choice.choose(n, recall_target=0.5, max_memory=budget)
     row = row_for(n, config)
     assert row["bytes_per_vector"] * n <= budget
@@ -80,17 +82,18 @@ def test_a_tight_budget_picks_a_compact_kind():
 
 
 def test_a_mid_budget_rules_out_flat_and_hnsw():
-    n, budget = 1_000_000, "700MB"
+    n, budget = 100_000, "70MB"  # 700 bytes a vector
     config = ann_choice.choose(n, recall_target=0.9, max_memory=budget)
     assert config.factory.startswith("IVF")
-    assert row_for(n, config)["bytes_per_vector"] * n <= 700e6
+    assert row_for(n, config)["bytes_per_vector"] * n <= 70e6
 
 
 def test_an_impossible_target_warns_and_picks_the_most_accurate_that_fits(caplog):
-    n, budget = 1_000_000, "1GB"  # Flat and HNSW do not fit; nothing else is exact
+    n, budget = 100_000, "100MB"  # Flat and HNSW do not fit; nothing else is exact
     with caplog.at_level(logging.WARNING, logger="indexing.ann_choice"):
         config = ann_choice.choose(n, recall_target=0.9999, max_memory=budget)
-    fitting = [r for r in bucket(n) if r["bytes_per_vector"] * n <= 1e9]
+    fitting = [r for r in bucket(n) if r["bytes_per_vector"] * n <= 100e6]
+    assert config.factory != "Flat" and "HNSW" not in config.factory
     assert row_for(n, config)["recall_in_dist"] == max(r["recall_in_dist"] for r in fitting)
     assert "recall target missed" in caplog.text
 
@@ -110,9 +113,9 @@ def test_small_collections_use_exact_search_and_a_forced_kind_wins(settings):
 
 
 def test_ivf_list_count_scales_with_the_collection():
-    small = ann_choice.choose(200_000, recall_target=0.9, max_memory="100MB")
-    large = ann_choice.choose(3_000_000, recall_target=0.9, max_memory="300MB")
-    assert small.factory.startswith(f"IVF{ann.ivf_lists(200_000)},")
+    small = ann_choice.choose(50_000, recall_target=0.9, max_memory="20MB")
+    large = ann_choice.choose(3_000_000, recall_target=0.9, max_memory="2GB")
+    assert small.factory.startswith(f"IVF{ann.ivf_lists(50_000)},")
     assert large.factory.startswith(f"IVF{ann.ivf_lists(3_000_000)},")
 
 
