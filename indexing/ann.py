@@ -19,8 +19,8 @@ logger = logging.getLogger(__name__)
 
 FLAT = "Flat"
 
-# Search-time knobs an IndexConfig may carry; FAISS's ParameterSpace reaches them through
-# the IDMap2 and Refine wrappers (nprobe on the IVF base, k_factor on the refinement).
+# Search-time knobs an IndexConfig may carry; configure_search reaches them through the
+# IDMap2 and Refine wrappers (nprobe on the IVF base, k_factor on the refinement).
 SEARCH_PARAMS = ("efSearch", "nprobe", "k_factor")
 
 
