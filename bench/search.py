@@ -27,7 +27,7 @@ import sys
 import time
 
 import numpy as np
-from _setup import mixture_with_clusters, percentiles_ms, rss_and_pss_mb, setup_django
+from _setup import mixture, mixture_with_clusters, percentiles_ms, rss_and_pss_mb, setup_django
 
 setup_django()
 
@@ -45,8 +45,12 @@ RARE = "sports ball"  # the 1 % label
 
 
 def labels_for(clusters: np.ndarray) -> list[str]:
+    """A label per cluster (kinds of object cluster in CLIP space); RARE's clusters hold 1 % of the mixture."""
+    weights = mixture().weights
+    order = np.random.default_rng(5).permutation(len(weights))
+    rare = set(order[: int(np.searchsorted(np.cumsum(weights[order]), 0.01)) + 1])
     common = [c for c in settings.DETECTOR_CLASSES if c != RARE]
-    return [RARE if c % 100 == 0 else common[c % len(common)] for c in clusters]
+    return [RARE if c in rare else common[c % len(common)] for c in clusters]
 
 
 def load_collection(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ import os
 import tempfile
 import time
 
-from _setup import mixture_vectors, setup_django
+from _setup import clustered_vectors, setup_django
 
 setup_django()
 
@@ -42,7 +42,7 @@ def grow(image: SourceImage, count: int) -> float:
     started = time.perf_counter()
     for start in range(0, count, 100_000):
         n = min(100_000, count - start)
-        vectors = mixture_vectors(n, seed=start + 7)
+        vectors = clustered_vectors(n, seed=start + 7)
         labels = [settings.DETECTOR_CLASSES[i % len(settings.DETECTOR_CLASSES)] for i in range(n)]
         copy_crops(image_id=image.pk, vectors=vectors, labels=labels, version="bench")
     return count / max(time.perf_counter() - started, 1e-9)
@@ -57,7 +57,7 @@ def pending_images(dataset: Dataset, count: int, tag: str) -> list[SourceImage]:
 def time_store(dataset: Dataset, crops: int, tag: str) -> float:
     """The pipeline's store step over ``crops`` crops (8 per image); returns crops/s."""
     images = pending_images(dataset, crops // CROPS_PER_IMAGE, tag)
-    vectors = mixture_vectors(crops, seed=11)
+    vectors = clustered_vectors(crops, seed=11)
     pixels = Image.new("RGB", (96, 96), (120, 80, 40))
     planned = [PlannedCrop("person", 0.9, (float(i), 1.0, float(i) + 50, 60.0), pixels) for i in range(CROPS_PER_IMAGE)]
     analysed = [
@@ -72,7 +72,7 @@ def time_store(dataset: Dataset, crops: int, tag: str) -> float:
 
 def time_rows(image: SourceImage, crops: int) -> float:
     """The ORM path the store step used before: bulk_create, one transaction per image."""
-    vectors = mixture_vectors(crops, seed=13)
+    vectors = clustered_vectors(crops, seed=13)
     started = time.perf_counter()
     for start in range(0, crops, CROPS_PER_IMAGE):
         Crop.objects.bulk_create(

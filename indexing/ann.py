@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
@@ -18,25 +19,47 @@ logger = logging.getLogger(__name__)
 
 FLAT = "Flat"
 
+# Search-time knobs an IndexConfig may carry; configure_search reaches them through the
+# IDMap2 and Refine wrappers (nprobe on the IVF base, k_factor on the refinement).
+SEARCH_PARAMS = ("efSearch", "nprobe", "k_factor")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What to build (a FAISS factory string) and how to search it (``efSearch``,
+    ``nprobe``, ``k_factor``). The search parameters belong to the build: the chooser
+    picked them together, from ``indexing/ann_table.json``."""
+
+    factory: str
+    params: dict[str, int | float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.params) - set(SEARCH_PARAMS)
+        if unknown:
+            raise ValueError(f"unknown FAISS search parameters {sorted(unknown)}; expected some of {SEARCH_PARAMS}")
+
+    def to_dict(self) -> dict:
+        return {"factory": self.factory, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IndexConfig:
+        return cls(factory=data["factory"], params=dict(data.get("params") or {}))
+
+
+def choose_config(size: int) -> IndexConfig:
+    """The index type and search parameters for ``size`` vectors: ``ANN_INDEX_KIND`` when
+    it forces a factory string, else the fastest measured configuration that meets
+    ``ANN_RECALL_TARGET`` within ``ANN_MAX_INDEX_MEMORY`` (see ``indexing/ann_choice.py``)."""
+    if settings.ANN_INDEX_KIND != "auto":
+        return IndexConfig(settings.ANN_INDEX_KIND)
+    from indexing import ann_choice
+
+    return ann_choice.choose(size)
+
 
 def choose_kind(size: int) -> str:
-    """The FAISS index type for ``size`` vectors, unless ``ANN_INDEX_KIND`` forces one.
-
-    Thresholds come from ``bench/ann.py`` on this project's hardware: exact search
-    stays fast enough up to ``ANN_FLAT_MAX`` vectors; beyond that IVF with 8-bit
-    scalar codes (512 bytes a vector, a quarter of Flat) kept the best recall@10 and
-    bounded memory. HNSW32 serves sizes up to ``ANN_HNSW_MAX`` when that is set
-    (0 by default: it recalled least on the benchmark's clustered vectors). For still less memory set
-    ``ANN_INDEX_KIND`` to an IVF-PQ string (e.g. ``IVF65536,PQ64x4fs,Refine(SQ8)``);
-    ``bench/ann.py`` prints the recall each costs.
-    """
-    if settings.ANN_INDEX_KIND != "auto":
-        return settings.ANN_INDEX_KIND
-    if size <= settings.ANN_FLAT_MAX:
-        return FLAT
-    if size <= settings.ANN_HNSW_MAX:
-        return "HNSW32"
-    return f"IVF{ivf_lists(size)},SQ8"
+    """The FAISS factory string :func:`choose_config` picks for ``size`` vectors."""
+    return choose_config(size).factory
 
 
 def ivf_lists(size: int) -> int:
@@ -49,8 +72,12 @@ def gpu_available() -> bool:
     return hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0
 
 
-def make_index(vectors: np.ndarray, ids: np.ndarray, kind: str | None = None, use_gpu: bool = False) -> faiss.Index:
-    """An inner-product index of ``kind`` over ``vectors`` labelled ``ids``, in memory.
+def make_index(
+    vectors: np.ndarray, ids: np.ndarray, config: IndexConfig | str | None = None, use_gpu: bool = False
+) -> faiss.Index:
+    """An inner-product index over ``vectors`` labelled ``ids``, in memory, configured to
+    search with ``config``'s parameters. ``config`` may be a bare factory string (searched
+    with the settings' defaults) or None (chosen by :func:`choose_config`).
 
     builds.publish_build stores and publishes one over the active crops.
     """
@@ -58,7 +85,11 @@ def make_index(vectors: np.ndarray, ids: np.ndarray, kind: str | None = None, us
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     if vectors.ndim != 2 or len(vectors) != len(ids):
         raise ValueError(f"expected (n, d) vectors and n ids, got {vectors.shape} and {ids.shape}")
-    kind = kind or choose_kind(len(vectors))
+    if config is None:
+        config = choose_config(len(vectors))
+    elif isinstance(config, str):
+        config = IndexConfig(config)
+    kind = config.factory
     started = time.perf_counter()
     # Plain IVF indexes take ids natively; Flat, HNSW and refined indexes need an id map.
     native_ids = kind.startswith("IVF") and "Refine" not in kind and "RFlat" not in kind
@@ -70,8 +101,10 @@ def make_index(vectors: np.ndarray, ids: np.ndarray, kind: str | None = None, us
     device_index.add_with_ids(vectors, ids)
     if device_index is not index:
         index = faiss.index_gpu_to_cpu(device_index)
-    configure_search(index)
-    logger.info("Built FAISS %s over %d vectors in %.2f s", kind, len(vectors), time.perf_counter() - started)
+    configure_search(index, config.params or None)
+    logger.info(
+        "Built FAISS %s %s over %d vectors in %.2f s", kind, config.params, len(vectors), time.perf_counter() - started
+    )
     return index
 
 
@@ -95,14 +128,51 @@ def to_gpu(index: faiss.Index, kind: str) -> faiss.Index:
     return faiss.index_cpu_to_gpu(resources, 0, index)
 
 
-def configure_search(index: faiss.Index) -> None:
-    """Apply the search-time knobs (HNSW efSearch, IVF nprobe) from settings."""
-    parameters = faiss.ParameterSpace()
-    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else index
-    if isinstance(inner, faiss.IndexHNSW):
-        inner.hnsw.efSearch = settings.ANN_HNSW_EF_SEARCH
-    elif hasattr(faiss, "IndexIVF") and isinstance(faiss.try_extract_index_ivf(index), faiss.IndexIVF):
-        parameters.set_index_parameter(index, "nprobe", settings.ANN_IVF_NPROBE)
+def default_search_params() -> dict[str, int | float]:
+    return {
+        "efSearch": settings.ANN_HNSW_EF_SEARCH,
+        "nprobe": settings.ANN_IVF_NPROBE,
+        "k_factor": settings.ANN_REFINE_K_FACTOR,
+    }
+
+
+def configure_search(index: faiss.Index, params: dict[str, int | float] | None = None) -> None:
+    """Apply search-time knobs (HNSW efSearch, IVF nprobe, Refine k_factor) to ``index``.
+
+    Knobs ``params`` does not give come from settings (``ANN_HNSW_EF_SEARCH``,
+    ``ANN_IVF_NPROBE``, ``ANN_REFINE_K_FACTOR``); knobs the index type lacks are skipped.
+    """
+    values = {**default_search_params(), **(params or {})}
+    refine, hnsw, ivf = _search_parts(index)
+    if refine is not None:
+        refine.k_factor = float(values["k_factor"])
+    if hnsw is not None:
+        hnsw.hnsw.efSearch = int(values["efSearch"])
+    if ivf is not None:
+        ivf.nprobe = int(values["nprobe"])
+
+
+def search_params(index: faiss.Index) -> dict[str, int | float]:
+    """The knobs ``index`` searches with now (read back from FAISS)."""
+    refine, hnsw, ivf = _search_parts(index)
+    out: dict[str, int | float] = {}
+    if refine is not None:
+        out["k_factor"] = float(refine.k_factor)
+    if hnsw is not None:
+        out["efSearch"] = int(hnsw.hnsw.efSearch)
+    if ivf is not None:
+        out["nprobe"] = int(ivf.nprobe)
+    return out
+
+
+def _search_parts(index: faiss.Index) -> tuple:
+    """The (IndexRefine, IndexHNSW, IndexIVF) inside ``index``'s wrappers, None where absent."""
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap) else index
+    refine = inner if isinstance(inner, faiss.IndexRefine) else None
+    if refine is not None:
+        inner = faiss.downcast_index(refine.base_index)
+    hnsw = inner if isinstance(inner, faiss.IndexHNSW) else None
+    return refine, hnsw, faiss.try_extract_index_ivf(inner)
 
 
 def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +199,8 @@ def serialize(index: faiss.Index) -> bytes:
     return faiss.serialize_index(index).tobytes()
 
 
-def deserialize(data: bytes) -> faiss.Index:
+def deserialize(data: bytes, params: dict[str, int | float] | None = None) -> faiss.Index:
+    """The index ``data`` holds, searching with ``params`` (the build's; None: settings)."""
     index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
-    configure_search(index)
+    configure_search(index, params)
     return index

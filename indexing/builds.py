@@ -98,8 +98,9 @@ def publish_build(kind: str | None = None, use_gpu: bool | None = None) -> Index
         ids, vectors = load_active_vectors()
         # Crops committed while we read are ranked in SQL with the newer ids (search.candidates).
         ids, vectors = ids[ids <= max_crop_id], vectors[ids <= max_crop_id]
-        build.kind = kind or ann.choose_kind(len(ids))
-        index = ann.make_index(vectors, ids, build.kind, settings.ANN_USE_GPU if use_gpu is None else use_gpu)
+        config = ann.IndexConfig(kind) if kind else ann.choose_config(len(ids))
+        build.kind, build.params = config.factory, dict(config.params)
+        index = ann.make_index(vectors, ids, config, settings.ANN_USE_GPU if use_gpu is None else use_gpu)
         build.size = build.trained_size = len(ids)
         build.embedder_version = embedder_version(ids)
         finish(build, index)

@@ -55,7 +55,7 @@ def read_index(build: IndexBuild, *, mmap: bool = True) -> faiss.Index:
     path = local_file(build)
     flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
     index = faiss.read_index(str(path), flags)
-    ann.configure_search(index)
+    ann.configure_search(index, build.params or None)  # the knobs chosen with the kind; else settings
     return index
 
 

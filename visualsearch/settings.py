@@ -272,14 +272,18 @@ DEDUP_OBJECT_MIN_SCORE = env.float("DEDUP_OBJECT_MIN_SCORE", default=0.92)
 DEDUP_ON_INGEST = env("DEDUP_ON_INGEST", default="link")
 
 # --- ANN index (FAISS) -----------------------------------------------------------
-# "auto" chooses by size (see indexing/ann.py); or a FAISS factory string: Flat, HNSW32, IVF4096,PQ64.
+# "auto" picks the fastest configuration measured by bench/ann.py (indexing/ann_table.json)
+# that meets the two targets below; or a FAISS factory string: Flat, HNSW32, IVF4096,SQ8.
 ANN_INDEX_KIND = env("ANN_INDEX_KIND", default="auto")
-# Measured (bench/ann.py, README "Scaling"): Flat stays under ~30 ms a query to 200k vectors;
-# above, IVF-SQ8 kept recall@10 highest. HNSW32 is used only between the two limits (off by default).
-ANN_FLAT_MAX = env.int("ANN_FLAT_MAX", default=200_000)
-ANN_HNSW_MAX = env.int("ANN_HNSW_MAX", default=0)
+# recall@10 against exact search that "auto" must reach (on in-distribution queries).
+ANN_RECALL_TARGET = env.float("ANN_RECALL_TARGET", default=0.95)
+# Most memory one index may take, in bytes or with a unit ("8GB", "512MiB"); like autofaiss's
+# max_index_memory_usage. Every searching process loads its own copy.
+ANN_MAX_INDEX_MEMORY = env("ANN_MAX_INDEX_MEMORY", default="8GB")
+# Search knobs for a forced ANN_INDEX_KIND (auto chooses its own with the index type).
 ANN_HNSW_EF_SEARCH = env.int("ANN_HNSW_EF_SEARCH", default=128)
 ANN_IVF_NPROBE = env.int("ANN_IVF_NPROBE", default=32)
+ANN_REFINE_K_FACTOR = env.int("ANN_REFINE_K_FACTOR", default=4)
 # FAISS threads per search call (builds use all cores).
 ANN_SEARCH_THREADS = env.int("ANN_SEARCH_THREADS", default=1)
 # Build indexes on GPU when faiss-gpu is installed (embed_and_index --faiss-gpu asks for one build).

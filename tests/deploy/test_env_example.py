@@ -87,7 +87,7 @@ def code_environment_names() -> set[str]:
 def test_the_scanner_sees_the_settings_it_must():
     # Guards the scanner itself: a regression here would make the tests below vacuous.
     names = code_environment_names()
-    assert {"SECRET_KEY", "DEBUG", "DATABASE_URL", "GS_BUCKET_NAME", "ANN_FLAT_MAX", "LOG_FORMAT"} <= names
+    assert {"SECRET_KEY", "DEBUG", "DATABASE_URL", "GS_BUCKET_NAME", "ANN_RECALL_TARGET", "LOG_FORMAT"} <= names
     assert {"DJANGO_SETTINGS_MODULE", "YOLOV5_CONFIG_DIR"} <= names
 
 

@@ -102,16 +102,6 @@ def test_builds_made_before_private_storage_move_out_of_public_media(crops, sett
     assert load_build(build).ntotal == len(crops)
 
 
-def test_kind_is_chosen_by_size(settings):
-    settings.ANN_INDEX_KIND = "auto"
-    settings.ANN_FLAT_MAX, settings.ANN_HNSW_MAX = 1000, 10_000
-    assert ann.choose_kind(1000) == "Flat"
-    assert ann.choose_kind(5000) == "HNSW32"
-    assert ann.choose_kind(50_000).startswith("IVF") and ann.choose_kind(50_000).endswith(",SQ8")
-    settings.ANN_INDEX_KIND = "HNSW16"
-    assert ann.choose_kind(10) == "HNSW16"
-
-
 def test_approximate_kinds_find_most_exact_neighbours(crops):
     vectors = np.asarray([c.embedding for c in crops], dtype=np.float32)
     ids = np.asarray([c.pk for c in crops])
