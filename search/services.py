@@ -19,15 +19,15 @@ from indexing import ann
 from indexing.models import Crop
 from indexing.vectors import exact_nearest
 from indexing.vision.embedder import get_embedder
-from search import photos
+from search import paging, photos, regions
 from search.errors import CropNotFound, PhotoNotSearchable, SearchInputError, UploadTooLarge
+from search.filters import NO_FILTER, CropFilter, build_filter
 from search.index_cache import LoadedIndex, index_holder
 from search.validation import (
     check_label_count,
     check_upload_size,
     read_upload,
     validate_k,
-    validate_labels,
     validate_min_score,
     validate_text,
 )
@@ -66,6 +66,7 @@ class QueryObject:
     confidence: float | None
     box: tuple[float, float, float, float]
     results: list[SearchResult] = field(default_factory=list)
+    next_offset: int | None = None  # where the next page of this object's results starts; None: no more
 
 
 @dataclass
@@ -77,19 +78,41 @@ class ImageSearch:
     message: str = ""
     objects_left_out: int = 0  # found, but over SEARCH_MAX_QUERY_OBJECTS
     preview: Image.Image | None = field(default=None, repr=False)  # when asked for: the photo, shrunk
+    region: bool = False  # a box was given: that region alone was searched, no detector run
+    offset: int = 0
 
 
 # --- Public services ---------------------------------------------------------------
 
 
 def search_text(
-    query: str, k: int | None = None, labels: Sequence[str] | None = None, min_score: float | None = None
+    query: str,
+    k: int | None = None,
+    labels: Sequence[str] | None = None,
+    min_score: float | None = None,
+    **filters_and_offset,
 ) -> list[SearchResult]:
     """The crops nearest to a CLIP text embedding of ``query``."""
+    return search_text_page(query, k, labels, min_score, **filters_and_offset).results
+
+
+def search_text_page(
+    query: str,
+    k: int | None = None,
+    labels: Sequence[str] | None = None,
+    min_score: float | None = None,
+    *,
+    datasets=None,
+    splits=None,
+    offset: int | None = None,
+) -> paging.Page:
+    """One page (``offset``, ``k``) of the crops nearest to ``query``, with where the next starts."""
     query = validate_text(query)
-    k, labels, min_score = validate_k(k), validate_labels(labels), validate_min_score(min_score)
+    k, min_score = validate_k(k), validate_min_score(min_score)
+    crop_filter = build_filter(labels=labels, datasets=datasets, splits=splits)
+    offset = paging.validate_offset(offset, k)
     vector = get_embedder().embed_texts([query])[0]
-    return search_vectors(vector[None, :], k, labels, min_score)[0]
+    return paging.pages(vector[None, :], k=k, offset=offset, crop_filter=crop_filter, min_score=min_score)[0]
 
 
 def search_image(
@@ -99,21 +122,35 @@ def search_image(
     min_score: float | None = None,
     *,
     preview_side: int | None = None,
+    box=None,
+    datasets=None,
+    splits=None,
+    offset: int | None = None,
 ) -> ImageSearch:
     """Detect the objects in a query photo and find the crops nearest to each.
 
     Uses the same detector and crop policy as indexing, for at most
     SEARCH_MAX_QUERY_OBJECTS objects (the most confident). When no object of the
-    product's classes is found, the whole photo is the query. With ``preview_side``,
-    the result carries the photo shrunk to that side, from the same decoded copy.
+    product's classes is found, the whole photo is the query. With ``box``
+    ("x1,y1,x2,y2" in source pixels) that region alone is the query and the detector
+    does not run (search.regions). With ``preview_side``, the result carries the photo
+    shrunk to that side, from the same decoded copy.
     """
-    k, labels, min_score = validate_k(k), validate_labels(labels), validate_min_score(min_score)
+    k, min_score = validate_k(k), validate_min_score(min_score)
+    crop_filter = build_filter(labels=labels, datasets=datasets, splits=splits)
+    offset = paging.validate_offset(offset, k)
+    box = regions.parse_box(box)
     check_upload_size(len(data))
     image = photos.decode(data)
     width, height = image.size
-    found = photos.find_objects(image)
+    found = photos.FoundObjects([], 0) if box else photos.find_objects(image)
     crops = found.crops
-    if crops:
+    if box:
+        region = regions.plan_region(image, box)
+        objects = [QueryObject(None, None, region.box)]
+        pixels = [region.pixels]
+        message = f"Searched the region {regions.fmt(box)} of the photo."
+    elif crops:
         objects = [QueryObject(c.label, c.confidence, c.box) for c in crops]
         pixels = [c.pixels for c in crops]
         message = f"Found {len(crops)} object(s) in the photo."
@@ -130,11 +167,20 @@ def search_image(
             "so the whole photo was used as the query."
         )
     vectors = photos.embed(pixels)
-    for query_object, results in zip(objects, search_vectors(vectors, k, labels, min_score), strict=True):
-        query_object.results = results
+    found_pages = paging.pages(vectors, k=k, offset=offset, crop_filter=crop_filter, min_score=min_score)
+    for query_object, page in zip(objects, found_pages, strict=True):
+        query_object.results, query_object.next_offset = page.results, page.next_offset
     preview = photos.preview(image, preview_side) if preview_side else None
     return ImageSearch(
-        width, height, objects, whole_image=not crops, message=message, objects_left_out=found.left_out, preview=preview
+        width,
+        height,
+        objects,
+        whole_image=not crops and not box,
+        message=message,
+        objects_left_out=found.left_out,
+        preview=preview,
+        region=bool(box),
+        offset=offset,
     )
 
 
@@ -147,7 +193,7 @@ def similar_to_crop(crop_id: int, k: int | None = None) -> list[SearchResult]:
     vector = Crop.objects.filter(pk=crop_id, is_active=True).values_list("embedding", flat=True).first()
     if vector is None:
         raise CropNotFound(f"There is no crop {crop_id}.")
-    results = search_vectors(np.asarray(vector, dtype=np.float32)[None, :], k + 1, None, None)[0]
+    results = search_vectors(np.asarray(vector, dtype=np.float32)[None, :], k + 1, NO_FILTER, None)[0]
     return [r for r in results if r.crop_id != crop_id][:k]
 
 
@@ -166,37 +212,40 @@ def active_crops():
 
 
 def search_vectors(
-    vectors: np.ndarray, k: int, labels: list[str] | None, min_score: float | None
+    vectors: np.ndarray, k: int, crop_filter: CropFilter | None, min_score: float | None
 ) -> list[list[SearchResult]]:
-    """For each query vector, the ``k`` best active crops (label and score filters applied)."""
+    """For each query vector, the ``k`` best active crops (crop filter and score floor applied)."""
     loaded = index_holder.current()
+    crop_filter = crop_filter or NO_FILTER
     return [
-        search_faiss(vector, k, labels, min_score, loaded) if loaded else search_pgvector(vector, k, labels, min_score)
+        search_faiss(vector, k, crop_filter, min_score, loaded)
+        if loaded
+        else search_pgvector(vector, k, crop_filter, min_score)
         for vector in np.asarray(vectors, dtype=np.float32)
     ]
 
 
-def search_pgvector(vector: np.ndarray, k: int, labels, min_score) -> list[SearchResult]:
-    crops = active_crops()
-    if labels:
-        crops = crops.filter(label__in=labels)
+def search_pgvector(vector: np.ndarray, k: int, crop_filter: CropFilter, min_score) -> list[SearchResult]:
+    crops = crop_filter.apply(active_crops())
     results = [to_result(crop, 1.0 - crop.distance) for crop in exact_nearest(crops, vector, k)]
     return [r for r in results if min_score is None or r.score >= min_score]
 
 
-def search_faiss(vector: np.ndarray, k: int, labels, min_score, loaded: LoadedIndex) -> list[SearchResult]:
+def search_faiss(
+    vector: np.ndarray, k: int, crop_filter: CropFilter, min_score, loaded: LoadedIndex
+) -> list[SearchResult]:
     """The loaded FAISS build's candidates + exact scores of newer crops, then checked against the database.
 
     Filters (label, inactive) can discard candidates, so fetch more than ``k`` and
     widen until ``k`` survive or the index has nothing more to give.
     """
     fresh = fresh_candidates(vector, loaded.max_crop_id)
-    fetch = k * 4 if labels else k + 8
+    fetch = k * 4 if crop_filter.narrows else k + 8
     while True:
         scores, ids = ann.search(loaded.index, vector, min(fetch, max(loaded.index.ntotal, 1)))
         candidates = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
         candidates.update(fresh)
-        results = hydrate(candidates, labels, min_score)
+        results = hydrate(candidates, crop_filter, min_score)
         exhausted = fetch >= loaded.index.ntotal
         if len(results) >= k or exhausted or (min_score is not None and min(scores[0]) < min_score):
             return results[:k]
@@ -209,11 +258,9 @@ def fresh_candidates(vector: np.ndarray, after_id: int) -> dict[int, float]:
     return {pk: float(np.dot(np.asarray(embedding, dtype=np.float32), vector)) for pk, embedding in rows}
 
 
-def hydrate(candidates: dict[int, float], labels, min_score) -> list[SearchResult]:
+def hydrate(candidates: dict[int, float], crop_filter: CropFilter, min_score) -> list[SearchResult]:
     """Rows for the candidate ids that are still active (and match the filters), best first."""
-    crops = active_crops().filter(pk__in=list(candidates))
-    if labels:
-        crops = crops.filter(label__in=labels)
+    crops = crop_filter.apply(active_crops().filter(pk__in=list(candidates)))
     results = [to_result(crop, candidates[crop.pk]) for crop in crops]
     results = [r for r in results if min_score is None or r.score >= min_score]
     return sorted(results, key=lambda r: (-r.score, r.crop_id))

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc files, served by the app (offline docs)
     "visualsearch",  # site-wide management commands (demo, embedded_db)
     "indexing",
     "search",
@@ -273,6 +274,11 @@ SEARCH_MAX_QUERY_CHARS = env.int("SEARCH_MAX_QUERY_CHARS", default=300)
 # Objects searched per query photo, the most confident first (each costs a crop, an
 # embedding and a vector search); the answer says how many were left out.
 SEARCH_MAX_QUERY_OBJECTS = env.int("SEARCH_MAX_QUERY_OBJECTS", default=10)
+# Paging: how deep offset + k may reach (each page re-runs the search to that depth).
+SEARCH_MAX_DEPTH = env.int("SEARCH_MAX_DEPTH", default=1000)
+# Photo queries ("photos holding objects like each of these"): best crops fetched per
+# query object before grouping them by photo; a photo outside them has no match for it.
+SEARCH_PHOTO_CANDIDATES = env.int("SEARCH_PHOTO_CANDIDATES", default=300)
 # How often a web/API process looks for a newer FAISS build to swap in.
 SEARCH_INDEX_CHECK_SECONDS = env.float("SEARCH_INDEX_CHECK_SECONDS", default=10.0)
 # Require a logged-in user (or token) for every read path: pages, API, media (visualsearch/access.py).
@@ -305,6 +311,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema and docs follow SEARCH_REQUIRE_AUTH like every other read path.
     "SERVE_PERMISSIONS": ["search.api.SearchPermission"],
+    # Swagger UI and ReDoc from the app's own static files (drf-spectacular-sidecar): no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- MLflow -------------------------------------------------------------------
