@@ -343,6 +343,10 @@ DEMO_MAX_IMAGES = env.int("DEMO_MAX_IMAGES", default=128)
 DEMO_DOWNLOAD = env.bool("DEMO_DOWNLOAD", default=True)
 # Offline: write and use a small random CLIP instead of downloading CLIP_MODEL.
 DEMO_TEST_CLIP = env.bool("DEMO_TEST_CLIP", default=False)
+# The demo serves through gunicorn (docker/gunicorn.conf.py): worker processes x threads each.
+# Each worker loads its own CLIP and YOLOv5 on its first query.
+DEMO_WEB_WORKERS = env.int("DEMO_WEB_WORKERS", default=2)
+DEMO_WEB_THREADS = env.int("DEMO_WEB_THREADS", default=4)
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -6,7 +6,11 @@ README's environment variables point at ../shared/assets and a test CLIP.
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +29,8 @@ from indexing.vision.errors import ModelLoadError
 from visualsearch.celery import app as celery_app
 
 DEMO_DATASET_DIR = Path("datasets/coco_subset/demo")
+# Seconds gunicorn gets to stop its workers after Ctrl-C before it is killed.
+STOP_TIMEOUT_S = 20
 # COCO's bucket over https (images.cocodataset.org itself serves only plain http), and the
 # archive's sha256 (252,907,541 bytes; COCO publishes none, this is the one recorded for it
 # by independent mirrors and dataset tools): nothing unchecked is ever unzipped.
@@ -64,7 +70,7 @@ class Command(BaseCommand):
         self.stdout.write("[demo] serving: starting")
         self.stdout.write(self.style.SUCCESS(f"VisualSearch is at http://{host}:{port}/"))
         self.stdout.write(f"Admin: http://{host}:{port}/admin/  login {username} / {password}")
-        call_command("runserver", f"{host}:{port}", use_reloader=False)
+        serve(host, port, self.stdout)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -103,6 +109,59 @@ class Command(BaseCommand):
         result = extract_coco_subset(annotations, images, out, max_images=settings.DEMO_MAX_IMAGES, download=download)
         self.stdout.write(f"Extracted the demo dataset into {result.out_dir}.")
         return out
+
+
+def gunicorn_command(host: str, port: str) -> list[str]:
+    """The production server with the container's settings (docker/gunicorn.conf.py), bound here.
+
+    2 workers x 4 threads: under 200 concurrent text searches on loopback, runserver
+    refused connections where gunicorn answered every one (README).
+    """
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(settings.BASE_DIR / "docker" / "gunicorn.conf.py"),
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(settings.DEMO_WEB_WORKERS),
+        "--threads",
+        str(settings.DEMO_WEB_THREADS),
+        "--access-logfile",
+        "-",
+        "visualsearch.wsgi",
+    ]
+
+
+def serve(host: str, port: str, stdout) -> None:
+    """Serve through gunicorn until Ctrl-C; then wait for it to stop its workers, and return.
+
+    Its workers are new processes that read the environment, not this process's
+    settings: what the demo changed here (the offline test CLIP, tasks run in the web
+    process) goes to them as environment variables.
+    """
+    env = {**os.environ, "CLIP_MODEL": str(settings.CLIP_MODEL)}
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        env["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    server = subprocess.Popen(gunicorn_command(host, port), env=env, cwd=settings.BASE_DIR)
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C in a terminal reaches gunicorn too (same process group); a SIGINT sent to
+        # this process alone is passed on. gunicorn then stops its workers at once.
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        stdout.write("[demo] serving: stopped")
+        return
+    if code != 0:
+        raise CommandError(f"gunicorn exited with status {code}; its messages are above.")
 
 
 def fetch_coco_val_annotations(folder: Path) -> Path:
