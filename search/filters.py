@@ -56,6 +56,16 @@ def build_filter(
     )
 
 
+def filter_choices() -> dict:
+    """What the search form offers: the datasets (id, name) and the split names they use."""
+    datasets = list(Dataset.objects.order_by("name", "version").values_list("pk", "name", "version", "split_names"))
+    splits = sorted({split for *_, names in datasets for split in names or []})
+    return {
+        "dataset_choices": [(str(pk), f"{name} {version}") for pk, name, version, _ in datasets],
+        "split_choices": splits,
+    }
+
+
 def _values(raw: Sequence | str | int | None, what: str) -> list[str]:
     """A list, repeated fields or comma-separated text, as stripped strings; counted before parsing."""
     if raw is None or raw == "":

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
+from indexing.models import SourceImage
 from search import photos
 from search.errors import SearchInputError
 from search.filters import CropFilter, build_filter
@@ -38,6 +39,8 @@ class PhotoResult:
     image_url: str
     dataset: str
     split: str
+    width: int
+    height: int
     score: float  # mean over the query objects of the best match (0 where none)
     matches: list[PhotoMatch] = field(default_factory=list)
 
@@ -48,6 +51,10 @@ class PhotoSearch:
     objects: list  # the query objects (label, confidence, box), as in an image search
     photos: list[PhotoResult]
     message: str = ""
+    width: int = 0
+    height: int = 0
+    whole_image: bool = False  # no object found: the whole photo was the one query object
+    preview: object = field(default=None, repr=False)  # when asked for: the query photo, shrunk
 
 
 def validate_match(match: str | None) -> str:
@@ -72,6 +79,8 @@ def rank_photos(
         for result in results:  # best first: the first crop seen of a photo is its best
             by_photo.setdefault(result.image_id, {}).setdefault(index, result)
     wanted = len(per_object)
+    rows = SourceImage.objects.filter(pk__in=list(by_photo)).values_list("pk", "width", "height")
+    sizes = {pk: (width or 0, height or 0) for pk, width, height in rows}
     ranked = []
     for image_id, best in by_photo.items():
         if match == "all" and len(best) < wanted:
@@ -83,6 +92,8 @@ def rank_photos(
                 image_url=first.image_url,
                 dataset=first.dataset,
                 split=first.split,
+                width=sizes.get(image_id, (0, 0))[0],
+                height=sizes.get(image_id, (0, 0))[1],
                 score=round(sum(r.score for r in best.values()) / wanted, 6),
                 matches=[PhotoMatch(index, best[index]) for index in sorted(best)],
             )
@@ -100,6 +111,7 @@ def search_photos(
     datasets=None,
     splits=None,
     min_score: float | None = None,
+    preview_side: int | None = None,
 ) -> PhotoSearch:
     """Photos holding objects like each object of the query photo (``match``: all of them, or any)."""
     from search.services import QueryObject
@@ -119,4 +131,6 @@ def search_photos(
         pixels = [image]
         message = "No object of the searchable classes was found: photos with crops like the whole photo."
     ranked = rank_photos(photos.embed(pixels), k=k, match=match, crop_filter=crop_filter, min_score=min_score)
-    return PhotoSearch(match, objects, ranked, message)
+    width, height = image.size
+    preview = photos.preview(image, preview_side) if preview_side else None
+    return PhotoSearch(match, objects, ranked, message, width, height, not found.crops, preview)

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from rest_framework import serializers
 
 from indexing.models import Dataset, IndexingJob
+from search import progress
 from search.errors import SearchInputError
 from search.filters import MAX_FILTER_VALUES
 from search.validation import check_label_count
@@ -181,6 +182,7 @@ class SimilarResponse(ResultListResponse):
 
 class IndexingJobSerializer(serializers.ModelSerializer):
     progress = serializers.FloatField(read_only=True)
+    eta_seconds = serializers.SerializerMethodField(help_text="Seconds left at the pace so far; null until known.")
 
     class Meta:
         model = IndexingJob
@@ -194,11 +196,15 @@ class IndexingJobSerializer(serializers.ModelSerializer):
             "failed_images",
             "total_crops",
             "progress",
+            "eta_seconds",
             "created",
             "started",
             "finished",
             "error",
         ]
+
+    def get_eta_seconds(self, job: IndexingJob) -> float | None:
+        return progress.eta_seconds(job)
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
