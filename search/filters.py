@@ -7,6 +7,7 @@ search (labels, datasets, splits) is added here, never as a new core argument.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from search.validation import validate_labels
 # Datasets or splits one query may name: enough for any real filter, and a bound on the SQL.
 MAX_FILTER_VALUES = 20
 MAX_SPLIT_CHARS = 20  # SourceImage.split's max_length
+SPLIT_NAME = re.compile(r"[\w.-]+", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def _values(raw: Sequence | str | int | None, what: str) -> list[str]:
 
 def validate_datasets(raw) -> tuple[int, ...]:
     values = _values(raw, "datasets")
-    if not all(value.isdigit() and len(value) < 12 for value in values):
+    if not all(value.isascii() and value.isdigit() and len(value) < 12 for value in values):
         raise SearchInputError("datasets are dataset ids: whole numbers (see GET /api/datasets).")
     ids = tuple(int(value) for value in values)
     missing = sorted(set(ids) - set(Dataset.objects.filter(pk__in=ids).values_list("pk", flat=True)))
@@ -92,7 +94,8 @@ def validate_datasets(raw) -> tuple[int, ...]:
 
 def validate_splits(raw) -> tuple[str, ...]:
     values = _values(raw, "splits")
-    too_long = [value for value in values if len(value) > MAX_SPLIT_CHARS]
-    if too_long:
-        raise SearchInputError(f"A split name is at most {MAX_SPLIT_CHARS} characters (train, val, test...).")
+    if any(len(value) > MAX_SPLIT_CHARS or not SPLIT_NAME.fullmatch(value) for value in values):
+        raise SearchInputError(
+            f"A split name is letters, digits, '_', '-' or '.', at most {MAX_SPLIT_CHARS} characters (train, val...)."
+        )
     return tuple(values)

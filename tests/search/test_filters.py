@@ -57,7 +57,9 @@ def test_text_api_takes_dataset_and_split_filters(two_datasets):
     [
         ({"datasets": "999999"}, "Unknown dataset id(s): 999999"),
         ({"datasets": "first"}, "dataset ids"),
+        ({"datasets": "²"}, "dataset ids"),
         ({"splits": "x" * 30}, "at most 20 characters"),
+        ({"splits": "val\x01"}, "letters, digits"),
         ({"splits": ",".join(f"s{i}" for i in range(30))}, "Too many splits"),
     ],
 )
