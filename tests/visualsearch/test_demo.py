@@ -101,7 +101,9 @@ class Demo:
         else:
             raise AssertionError(f"processes of the demo outlived Ctrl-C:\n{self.output()}")
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", self.port))  # raises when something still listens
+            # Connections the server closed linger in TIME_WAIT; only a listener makes this bind fail.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.port))
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
