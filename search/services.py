@@ -28,6 +28,7 @@ from search.validation import (
     check_upload_size,
     read_upload,
     validate_k,
+    validate_labels,
     validate_min_score,
     validate_text,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "check_label_count",
     "check_upload_size",
     "read_upload",
+    "validate_labels",
 ]
 
 
