@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from _setup import peak_rss_mb, percentiles_ms, setup_django
@@ -80,6 +82,23 @@ def insert_photos_and_crops(dataset: Dataset, count: int) -> None:
         )
 
 
+@contextmanager
+def detector_runs(detector) -> Iterator[list[int]]:
+    """Counts the detector's calls (the shared instance every search uses) while inside."""
+    runs = [0]
+    detect = detector.detect
+
+    def counted(images):
+        runs[0] += 1
+        return detect(images)
+
+    detector.detect = counted
+    try:
+        yield runs
+    finally:
+        del detector.detect  # the class's method again
+
+
 def photo_with_objects(detector, wanted: int = 2) -> tuple[bytes, list]:
     """The first COCO128 photo where the detector finds at least ``wanted`` croppable objects."""
     policy = CropPolicy.from_settings()
@@ -116,8 +135,9 @@ def main() -> None:
         f"query photo with {len(detections)} objects"
     )
     row("model: detector on the photo", timed(lambda: detector.detect([load_image(data)]), args.repeats))
-    embed = timed(lambda: embedder.embed_images([crop]), args.repeats)
-    row("model: CLIP embedding of one crop", embed)
+
+    def region_query() -> None:
+        services.search_image(data, box=box_text)
 
     dataset = Dataset.objects.create(name="bench-region", version=str(time.time_ns()))
     builds_before = set(IndexBuild.objects.values_list("pk", flat=True))
@@ -132,10 +152,23 @@ def main() -> None:
             f"\n{args.size} synthetic crops on {args.size // CROPS_PER_PHOTO} photos ({total} active in all; "
             f"set up in {time.perf_counter() - started:.0f} s; build {build.kind})"
         )
-        region = timed(lambda: services.search_image(data, box=box_text), args.repeats)
-        row("service: region query (box, no detector)", region)
+        # Interleaved, so a busy machine slows both alike: one crop's embedding, then a region query.
+        embed_s, region_s = [], []
+        with detector_runs(detector) as runs:
+            for _ in range(args.repeats):
+                for call, out in ((lambda: embedder.embed_images([crop]), embed_s), (region_query, region_s)):
+                    started = time.perf_counter()
+                    call()
+                    out.append(time.perf_counter() - started)
+        embed, region = percentiles_ms(embed_s), percentiles_ms(region_s)
+        row("model: CLIP embedding of one crop", embed)
+        row("service: region query (box)", region)
         print(f"{'  region query minus one crop embedding':<44} p50 {region[0] - embed[0]:8.2f} ms")
-        row("service: whole-photo query (detector)", timed(lambda: services.search_image(data), args.repeats))
+        print(f"{'  detector runs during the region queries':<44} {runs[0]}")
+        with detector_runs(detector) as runs:
+            whole = timed(lambda: services.search_image(data), args.repeats)
+        row("service: whole-photo query (detector)", whole)
+        print(f"{'  detector runs during the whole-photo queries':<44} {runs[0]}")
         for match in ("all", "any"):
             photos = timed(lambda m=match: photo_queries.search_photos(data, match=m), args.repeats)
             row(f"service: photo query, {len(detections)} objects, match={match}", photos)
