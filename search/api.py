@@ -14,8 +14,8 @@ from rest_framework.views import APIView, exception_handler
 from indexing import curation, deletion, jobs, recovery, selectors
 from indexing.jobs import IndexingUnavailable
 from indexing.models import CURATE_CROPS_PERMISSION, DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset, IndexingJob
+from search import photo_queries, services
 from search import serializers as s
-from search import services
 from search.services import CropNotFound, SearchInputError
 from search.throttle import SearchRateThrottle
 from visualsearch.access import login_required
@@ -87,15 +87,28 @@ def validated(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
+def filters_of(data: dict) -> dict:
+    """The filter fields a search service takes as keywords."""
+    return {key: data.get(key) for key in ("datasets", "splits")}
+
+
 def text_response(data: dict) -> Response:
-    results = services.search_text(
+    page = services.search_text_page(
         data["query"],
         data.get("k"),
         data.get("labels"),
         data.get("min_score"),
         collapse_duplicates=data.get("collapse_duplicates", False),
+        offset=data.get("offset"),
+        **filters_of(data),
     )
-    body = {"query": data["query"].strip(), "count": len(results), "results": results}
+    body = {
+        "query": data["query"].strip(),
+        "count": len(page.results),
+        "results": page.results,
+        "offset": page.offset,
+        "next_offset": page.next_offset,
+    }
     return Response(s.SearchTextResponse(body).data)
 
 
@@ -117,17 +130,21 @@ class SearchTextCompatView(SearchTextView):
             OpenApiParameter("query", str, required=True),
             OpenApiParameter("k", int),
             OpenApiParameter("labels", str, many=True),
+            OpenApiParameter("datasets", int, many=True),
+            OpenApiParameter("splits", str, many=True),
             OpenApiParameter("min_score", float),
+            OpenApiParameter("offset", int),
         ],
         responses={200: s.SearchTextResponse, 400: s.ErrorResponse},
     )
     def get(self, request: Request) -> Response:
-        data = {key: request.query_params.get(key) for key in ("query", "k", "min_score")}
+        data = {key: request.query_params.get(key) for key in ("query", "k", "min_score", "offset")}
         data = {key: value for key, value in data.items() if value is not None}
+        for key in ("labels", "datasets", "splits"):
+            if key in request.query_params:
+                data[key] = request.query_params.getlist(key)
         if "collapse_duplicates" in request.query_params:
             data["collapse_duplicates"] = request.query_params["collapse_duplicates"]
-        if "labels" in request.query_params:
-            data["labels"] = request.query_params.getlist("labels")
         return text_response(validated(s.SearchTextRequest, data))
 
 
@@ -151,8 +168,36 @@ class SearchImageView(SearchView):
             params.get("labels"),
             params.get("min_score"),
             collapse_duplicates=params.get("collapse_duplicates", False),
+            box=params.get("box"),
+            offset=params.get("offset"),
+            **filters_of(params),
         )
         return Response(s.SearchImageResponse(found).data)
+
+
+class SearchPhotosView(SearchView):
+    """Photos holding objects like each of the query photo's objects (search.photo_queries)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": s.SearchPhotosRequest},
+        responses={200: s.SearchPhotosResponse, 400: s.ErrorResponse, 413: s.ErrorResponse, 422: s.ErrorResponse},
+    )
+    def post(self, request: Request) -> Response:
+        if "image" in request.FILES:
+            services.check_upload_size(request.FILES["image"].size)
+        params = validated(s.SearchPhotosRequest, request.data)
+        found = photo_queries.search_photos(
+            services.read_upload(params["image"]),
+            k=params.get("k"),
+            match=params.get("match"),
+            labels=params.get("labels"),
+            min_score=params.get("min_score"),
+            **filters_of(params),
+        )
+        body = {**vars(found), "count": len(found.photos)}
+        return Response(s.SearchPhotosResponse(body).data)
 
 
 class CropView(SearchView):

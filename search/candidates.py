@@ -18,54 +18,56 @@ import numpy as np
 from indexing import ann, builds
 from indexing.vectors import exact_nearest, nearest_ids
 from search.filtered import exact_filtered
+from search.filters import NO_FILTER, CropFilter
 from search.index_cache import LoadedIndex, index_holder
 from search.results import SearchResult, active_crops, hydrate, to_result
 
 
 def search_vectors(
-    vectors: np.ndarray, k: int, labels: list[str] | None, min_score: float | None
+    vectors: np.ndarray, k: int, crop_filter: CropFilter | None, min_score: float | None
 ) -> list[list[SearchResult]]:
-    """For each query vector, the ``k`` best active crops (label and score filters applied)."""
+    """For each query vector, the ``k`` best active crops (crop filter and score floor applied)."""
     loaded = index_holder.current()
+    crop_filter = crop_filter or NO_FILTER
     return [
-        search_faiss(vector, k, labels, min_score, loaded) if loaded else search_pgvector(vector, k, labels, min_score)
+        search_faiss(vector, k, crop_filter, min_score, loaded)
+        if loaded
+        else search_pgvector(vector, k, crop_filter, min_score)
         for vector in np.asarray(vectors, dtype=np.float32)
     ]
 
 
-def search_pgvector(vector: np.ndarray, k: int, labels, min_score) -> list[SearchResult]:
-    crops = active_crops()
-    if labels:
-        crops = crops.filter(label__in=labels)
+def search_pgvector(vector: np.ndarray, k: int, crop_filter: CropFilter, min_score) -> list[SearchResult]:
+    crops = crop_filter.apply(active_crops())
     results = [to_result(crop, 1.0 - crop.distance) for crop in exact_nearest(crops, vector, k)]
     return [r for r in results if min_score is None or r.score >= min_score]
 
 
-def search_faiss(vector: np.ndarray, k: int, labels, min_score, loaded: LoadedIndex) -> list[SearchResult]:
+def search_faiss(
+    vector: np.ndarray, k: int, crop_filter: CropFilter, min_score, loaded: LoadedIndex
+) -> list[SearchResult]:
     """The loaded build's candidates + the tail's, then checked against the database.
 
     Filters (label, hidden crops) can discard index candidates, so fetch more than
     ``k`` and widen until ``k`` survive or the index has nothing more to give.
     """
-    tail = tail_candidates(vector, k, labels, loaded)
-    exact = exact_filtered(vector, k + 8, labels, loaded) if labels else None
+    tail = tail_candidates(vector, k, crop_filter, loaded)
+    exact = exact_filtered(vector, k + 8, crop_filter, loaded) if crop_filter.narrows else None
     if exact is not None:  # a selective filter: its few crops ranked exactly
-        return hydrate({**exact, **tail}, labels, min_score)[:k]
-    fetch = k * 4 if labels else k + 8
+        return hydrate({**exact, **tail}, crop_filter, min_score)[:k]
+    fetch = k * 4 if crop_filter.narrows else k + 8
     while True:
         scores, ids = ann.search(loaded.index, vector, min(fetch, max(loaded.index.ntotal, 1)))
         candidates = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
         candidates.update(tail)
-        results = hydrate(candidates, labels, min_score)
+        results = hydrate(candidates, crop_filter, min_score)
         exhausted = fetch >= loaded.index.ntotal
         if len(results) >= k or exhausted or (min_score is not None and min(scores[0]) < min_score):
             return results[:k]
         fetch *= 4
 
 
-def tail_candidates(vector: np.ndarray, k: int, labels, loaded: LoadedIndex) -> dict[int, float]:
+def tail_candidates(vector: np.ndarray, k: int, crop_filter: CropFilter, loaded: LoadedIndex) -> dict[int, float]:
     """The ``k`` best crops the loaded build does not hold, ranked by pgvector: {id: score}."""
-    crops = builds.crops_outside(max_crop_id=loaded.max_crop_id, built_at=loaded.built_at)
-    if labels:
-        crops = crops.filter(label__in=labels)
+    crops = crop_filter.apply(builds.crops_outside(max_crop_id=loaded.max_crop_id, built_at=loaded.built_at))
     return nearest_ids(crops, vector, k)

@@ -1,8 +1,8 @@
 """Collapse search results to one per duplicate group: post-processing over an over-fetched list.
 
 Photos of one duplicate group (indexing.duplicate_groups) are one picture; a search asked to
-collapse them fetches more candidates than it returns (COLLAPSE_OVERFETCH times ``k``, up to
-SEARCH_MAX_K), keeps the best result of each group, and trims to ``k``. Photos in no group are
+collapse them fetches more candidates than it returns (COLLAPSE_OVERFETCH times as deep, up to
+SEARCH_MAX_DEPTH: search.paging), keeps the best result of each group, and trims to ``k``. Photos in no group are
 left as they are.
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
-
-from django.conf import settings
 
 from indexing.duplicate_selectors import group_ids_of_images
 
@@ -24,11 +22,6 @@ class HasImage(Protocol):
 
 
 T = TypeVar("T", bound=HasImage)
-
-
-def fetch_size(k: int, collapse: bool) -> int:
-    """How many results to ask the vector search for."""
-    return max(k, min(k * COLLAPSE_OVERFETCH, settings.SEARCH_MAX_K)) if collapse else k
 
 
 def collapse_by_group(results: Sequence[T], k: int) -> list[T]:

@@ -1,4 +1,4 @@
-"""Selective filters: exact search over the few crops a label filter leaves, kept in memory.
+"""Selective filters: exact search over the few crops a filter (labels, datasets, splits) leaves, kept in memory.
 
 An ANN index finds the nearest vectors first and filters after: when a filter keeps
 1 % of the crops, the index must hand over ~100 x k candidates before k survive,
@@ -20,15 +20,16 @@ from django.conf import settings
 
 from indexing.models import Crop
 from indexing.vectors import load_active_vectors
+from search.filters import CropFilter
 from search.index_cache import LoadedIndex
 
 _lock = threading.Lock()
 _subsets: OrderedDict[tuple, tuple[np.ndarray, np.ndarray] | None] = OrderedDict()
 
 
-def exact_filtered(vector: np.ndarray, k: int, labels: list[str], loaded: LoadedIndex) -> dict[int, float] | None:
-    """{id: score} of the ``k`` indexed crops with these labels nearest to ``vector``, or None if too many match."""
-    subset = filtered_subset(tuple(sorted(labels)), loaded)
+def exact_filtered(vector: np.ndarray, k: int, crop_filter: CropFilter, loaded: LoadedIndex) -> dict[int, float] | None:
+    """{id: score} of the ``k`` indexed crops the filter keeps nearest to ``vector``, or None if it keeps too many."""
+    subset = filtered_subset(crop_filter, loaded)
     if subset is None:
         return None
     ids, vectors = subset
@@ -37,13 +38,13 @@ def exact_filtered(vector: np.ndarray, k: int, labels: list[str], loaded: Loaded
     return {int(ids[i]): float(scores[i]) for i in top}
 
 
-def filtered_subset(labels: tuple[str, ...], loaded: LoadedIndex) -> tuple[np.ndarray, np.ndarray] | None:
-    key = (loaded.build_id, labels)
+def filtered_subset(crop_filter: CropFilter, loaded: LoadedIndex) -> tuple[np.ndarray, np.ndarray] | None:
+    key = (loaded.build_id, crop_filter)
     with _lock:
         if key in _subsets:
             _subsets.move_to_end(key)
             return _subsets[key]
-    crops = Crop.objects.filter(is_active=True, label__in=labels, pk__lte=loaded.max_crop_id)
+    crops = crop_filter.apply(Crop.objects.filter(is_active=True, pk__lte=loaded.max_crop_id))
     subset = None
     if crops[: settings.SEARCH_FILTER_EXACT_MAX + 1].count() <= settings.SEARCH_FILTER_EXACT_MAX:
         ids, vectors = load_active_vectors(crops)

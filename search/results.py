@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from indexing.models import Crop, Dataset
+from search.filters import CropFilter
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,9 @@ def active_crops():
     return searchable.select_related("image__dataset").defer("embedding")
 
 
-def hydrate(candidates: dict[int, float], labels, min_score) -> list[SearchResult]:
+def hydrate(candidates: dict[int, float], crop_filter: CropFilter, min_score) -> list[SearchResult]:
     """Rows for the candidate ids that are still active (and match the filters), best first."""
-    crops = active_crops().filter(pk__in=list(candidates))
-    if labels:
-        crops = crops.filter(label__in=labels)
+    crops = crop_filter.apply(active_crops().filter(pk__in=list(candidates)))
     results = [to_result(crop, candidates[crop.pk]) for crop in crops]
     results = [r for r in results if min_score is None or r.score >= min_score]
     return sorted(results, key=lambda r: (-r.score, r.crop_id))

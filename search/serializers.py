@@ -8,6 +8,9 @@ from rest_framework import serializers
 
 from indexing import duplicate_ingest
 from indexing.models import Dataset, IndexingJob
+from search import progress
+from search.errors import SearchInputError
+from search.filters import MAX_FILTER_VALUES
 from search.validation import check_label_count
 from visualsearch.access import sees_details
 
@@ -37,23 +40,59 @@ class LabelsField(serializers.ListField):
         return super().to_internal_value(data)
 
 
-class SearchTextRequest(serializers.Serializer):
-    query = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="Words to search for.")
+class FilterValuesField(serializers.ListField):
+    """Dataset ids or split names: a list, repeated fields or comma-separated; counted first."""
+
+    child = serializers.CharField(allow_blank=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | int):
+            data = [str(data)]
+        if isinstance(data, list | tuple) and len(data) > MAX_FILTER_VALUES:
+            raise SearchInputError(f"Too many {self.field_name}: at most {MAX_FILTER_VALUES}.")
+        return super().to_internal_value(data)
+
+
+class FilterFields(serializers.Serializer):
+    """What narrows a search, shared by every search request (search.filters.CropFilter)."""
+
     k = serializers.IntegerField(required=False, help_text="Number of results (1..SEARCH_MAX_K).")
-    labels = LabelsField(required=False, help_text="Only these labels (a list, or comma-separated).")
+    labels = LabelsField(required=False, help_text="Only these labels (a list, repeated, or comma-separated).")
+    datasets = FilterValuesField(required=False, help_text="Only crops of these dataset ids (see /api/datasets).")
+    splits = FilterValuesField(required=False, help_text="Only crops of photos in these splits (train, val...).")
     min_score = serializers.FloatField(required=False, help_text="Drop results below this cosine similarity.")
+
+
+class PagedFilterFields(FilterFields):
     collapse_duplicates = serializers.BooleanField(
         required=False, default=False, help_text="One result per group of duplicate photos."
     )
+    offset = serializers.IntegerField(
+        required=False,
+        help_text="Skip this many results (paging; order: score, then crop id). "
+        "Take the answer's next_offset for the next page; offset + k <= SEARCH_MAX_DEPTH.",
+    )
 
 
-class SearchImageRequest(serializers.Serializer):
+class SearchTextRequest(PagedFilterFields):
+    query = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="Words to search for.")
+
+
+class SearchImageRequest(PagedFilterFields):
     image = serializers.FileField(help_text="The query photo (JPEG, PNG, WebP...), up to MAX_UPLOAD_BYTES.")
-    k = serializers.IntegerField(required=False)
-    labels = LabelsField(required=False, help_text="Only these labels (repeated, or comma-separated).")
-    min_score = serializers.FloatField(required=False)
-    collapse_duplicates = serializers.BooleanField(
-        required=False, default=False, help_text="One result per group of duplicate photos."
+    box = serializers.CharField(
+        required=False,
+        help_text="Search only this region: x1,y1,x2,y2 in the photo's pixels. The detector does not run; "
+        "the region is padded and cropped as a detected object is.",
+    )
+
+
+class SearchPhotosRequest(FilterFields):
+    image = serializers.FileField(help_text="The query photo; each of its detected objects is searched.")
+    match = serializers.ChoiceField(
+        choices=["all", "any"],
+        required=False,
+        help_text="all (default): photos holding objects like every query object; any: like at least one.",
     )
 
 
@@ -88,6 +127,8 @@ class ResultListResponse(serializers.Serializer):
 
 class SearchTextResponse(ResultListResponse):
     query = serializers.CharField()
+    offset = serializers.IntegerField()
+    next_offset = serializers.IntegerField(allow_null=True, help_text="The next page's offset; null on the last.")
 
 
 class QueryObjectSerializer(serializers.Serializer):
@@ -95,6 +136,7 @@ class QueryObjectSerializer(serializers.Serializer):
     confidence = serializers.FloatField(allow_null=True)
     box = serializers.ListField(child=serializers.FloatField())
     results = SearchResultSerializer(many=True)
+    next_offset = serializers.IntegerField(allow_null=True, help_text="The next page's offset; null on the last.")
 
 
 class SearchImageResponse(serializers.Serializer):
@@ -105,7 +147,37 @@ class SearchImageResponse(serializers.Serializer):
     objects_left_out = serializers.IntegerField(
         help_text="Objects found but not searched: only the SEARCH_MAX_QUERY_OBJECTS most confident are."
     )
+    region = serializers.BooleanField(help_text="True when a box was given: that region alone was searched.")
+    offset = serializers.IntegerField()
     objects = QueryObjectSerializer(many=True)
+
+
+class PhotoMatchSerializer(serializers.Serializer):
+    query_object = serializers.IntegerField(source="query_index", help_text="Index into the answer's objects.")
+    crop = SearchResultSerializer(source="result", help_text="The photo's best crop for it, with its box.")
+
+
+class PhotoResultSerializer(serializers.Serializer):
+    image_id = serializers.IntegerField()
+    image_url = serializers.CharField()
+    dataset = serializers.CharField()
+    split = serializers.CharField()
+    score = serializers.FloatField(help_text="Mean over the query objects of the best match's score (0 if none).")
+    matches = PhotoMatchSerializer(many=True)
+
+
+class QueryObjectShapeSerializer(serializers.Serializer):
+    label = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+    box = serializers.ListField(child=serializers.FloatField())
+
+
+class SearchPhotosResponse(serializers.Serializer):
+    match = serializers.CharField()
+    message = serializers.CharField()
+    objects = QueryObjectShapeSerializer(many=True)
+    count = serializers.IntegerField()
+    photos = PhotoResultSerializer(many=True)
 
 
 class SimilarResponse(ResultListResponse):
@@ -117,6 +189,7 @@ class IndexingJobSerializer(serializers.ModelSerializer):
     duplicates = serializers.SerializerMethodField(
         help_text="Photos of the job skipped as duplicates (DEDUP_ON_INGEST=skip) and photos now in a group."
     )
+    eta_seconds = serializers.SerializerMethodField(help_text="Seconds left at the pace so far; null until known.")
 
     class Meta:
         model = IndexingJob
@@ -131,6 +204,7 @@ class IndexingJobSerializer(serializers.ModelSerializer):
             "total_crops",
             "progress",
             "duplicates",
+            "eta_seconds",
             "created",
             "started",
             "finished",
@@ -140,6 +214,9 @@ class IndexingJobSerializer(serializers.ModelSerializer):
 
     def get_duplicates(self, instance) -> dict[str, int]:
         return duplicate_ingest.job_counts(instance)
+
+    def get_eta_seconds(self, job: IndexingJob) -> float | None:
+        return progress.eta_seconds(job)
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -1,9 +1,9 @@
 """Search services: text, image and "more like this", used by pages and API alike.
 
-Candidates come from the newest ready FAISS build plus an exact search over the
-crops created after it (so a freshly indexed crop is found at once); every
-candidate is then checked against PostgreSQL, so a deactivated or deleted crop is
-never returned. With no build yet, pgvector alone serves.
+Each validates its input, embeds the query, and asks the vector search
+(search.candidates: the served FAISS build plus the crops it does not hold yet,
+ranked in SQL) for a page of results (search.paging), filtered (search.filters)
+and, when asked, one per duplicate group (search.collapse).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from PIL import Image
 
 from indexing.models import Crop
 from indexing.vision.embedder import get_embedder
-from search import collapse, photos
+from search import paging, photos, regions
 from search.candidates import search_vectors
 from search.errors import CropNotFound, PhotoNotSearchable, SearchInputError, UploadTooLarge
+from search.filters import NO_FILTER, build_filter
 from search.results import SearchResult, active_crops, to_result
 from search.validation import (
     check_label_count,
@@ -41,6 +42,7 @@ __all__ = [
     "check_label_count",
     "check_upload_size",
     "read_upload",
+    "validate_labels",
 ]
 
 
@@ -52,6 +54,7 @@ class QueryObject:
     confidence: float | None
     box: tuple[float, float, float, float]
     results: list[SearchResult] = field(default_factory=list)
+    next_offset: int | None = None  # where the next page of this object's results starts; None: no more
 
 
 @dataclass
@@ -63,6 +66,8 @@ class ImageSearch:
     message: str = ""
     objects_left_out: int = 0  # found, but over SEARCH_MAX_QUERY_OBJECTS
     preview: Image.Image | None = field(default=None, repr=False)  # when asked for: the photo, shrunk
+    region: bool = False  # a box was given: that region alone was searched, no detector run
+    offset: int = 0
 
 
 # --- Public services ---------------------------------------------------------------
@@ -73,15 +78,35 @@ def search_text(
     k: int | None = None,
     labels: Sequence[str] | None = None,
     min_score: float | None = None,
-    *,
-    collapse_duplicates: bool = False,
+    **filters_and_offset,
 ) -> list[SearchResult]:
-    """The crops nearest to a CLIP text embedding of ``query`` (one per duplicate group when asked)."""
+    """The crops nearest to a CLIP text embedding of ``query``."""
+    return search_text_page(query, k, labels, min_score, **filters_and_offset).results
+
+
+def search_text_page(
+    query: str,
+    k: int | None = None,
+    labels: Sequence[str] | None = None,
+    min_score: float | None = None,
+    *,
+    datasets=None,
+    splits=None,
+    offset: int | None = None,
+    collapse_duplicates: bool = False,
+) -> paging.Page:
+    """One page (``offset``, ``k``) of the crops nearest to ``query``, with where the next starts.
+
+    With ``collapse_duplicates``, photos of one duplicate group give one result, the best.
+    """
     query = validate_text(query)
-    k, labels, min_score = validate_k(k), validate_labels(labels), validate_min_score(min_score)
+    k, min_score = validate_k(k), validate_min_score(min_score)
+    crop_filter = build_filter(labels=labels, datasets=datasets, splits=splits)
+    offset = paging.validate_offset(offset, k)
     vector = get_embedder().embed_texts([query])[0]
-    results = search_vectors(vector[None, :], collapse.fetch_size(k, collapse_duplicates), labels, min_score)[0]
-    return collapse.collapse_by_group(results, k) if collapse_duplicates else results
+    return paging.pages(
+        vector[None, :], k=k, offset=offset, crop_filter=crop_filter, min_score=min_score, collapse=collapse_duplicates
+    )[0]
 
 
 def search_image(
@@ -91,22 +116,36 @@ def search_image(
     min_score: float | None = None,
     *,
     preview_side: int | None = None,
+    box=None,
+    datasets=None,
+    splits=None,
+    offset: int | None = None,
     collapse_duplicates: bool = False,
 ) -> ImageSearch:
     """Detect the objects in a query photo and find the crops nearest to each.
 
     Uses the same detector and crop policy as indexing, for at most
     SEARCH_MAX_QUERY_OBJECTS objects (the most confident). When no object of the
-    product's classes is found, the whole photo is the query. With ``preview_side``,
-    the result carries the photo shrunk to that side, from the same decoded copy.
+    product's classes is found, the whole photo is the query. With ``box``
+    ("x1,y1,x2,y2" in source pixels) that region alone is the query and the detector
+    does not run (search.regions). With ``preview_side``, the result carries the photo
+    shrunk to that side, from the same decoded copy.
     """
-    k, labels, min_score = validate_k(k), validate_labels(labels), validate_min_score(min_score)
+    k, min_score = validate_k(k), validate_min_score(min_score)
+    crop_filter = build_filter(labels=labels, datasets=datasets, splits=splits)
+    offset = paging.validate_offset(offset, k)
+    box = regions.parse_box(box)
     check_upload_size(len(data))
     image = photos.decode(data)
     width, height = image.size
-    found = photos.find_objects(image)
+    found = photos.FoundObjects([], 0) if box else photos.find_objects(image)
     crops = found.crops
-    if crops:
+    if box:
+        region = regions.plan_region(image, box)
+        objects = [QueryObject(None, None, region.box)]
+        pixels = [region.pixels]
+        message = f"Searched the region {regions.fmt(box)} of the photo."
+    elif crops:
         objects = [QueryObject(c.label, c.confidence, c.box) for c in crops]
         pixels = [c.pixels for c in crops]
         message = f"Found {len(crops)} object(s) in the photo."
@@ -123,12 +162,22 @@ def search_image(
             "so the whole photo was used as the query."
         )
     vectors = photos.embed(pixels)
-    found_lists = search_vectors(vectors, collapse.fetch_size(k, collapse_duplicates), labels, min_score)
-    for query_object, results in zip(objects, found_lists, strict=True):
-        query_object.results = collapse.collapse_by_group(results, k) if collapse_duplicates else results
+    found_pages = paging.pages(
+        vectors, k=k, offset=offset, crop_filter=crop_filter, min_score=min_score, collapse=collapse_duplicates
+    )
+    for query_object, page in zip(objects, found_pages, strict=True):
+        query_object.results, query_object.next_offset = page.results, page.next_offset
     preview = photos.preview(image, preview_side) if preview_side else None
     return ImageSearch(
-        width, height, objects, whole_image=not crops, message=message, objects_left_out=found.left_out, preview=preview
+        width,
+        height,
+        objects,
+        whole_image=not crops and not box,
+        message=message,
+        objects_left_out=found.left_out,
+        preview=preview,
+        region=bool(box),
+        offset=offset,
     )
 
 
@@ -141,7 +190,7 @@ def similar_to_crop(crop_id: int, k: int | None = None) -> list[SearchResult]:
     vector = Crop.objects.filter(pk=crop_id, is_active=True).values_list("embedding", flat=True).first()
     if vector is None:
         raise CropNotFound(f"There is no crop {crop_id}.")
-    results = search_vectors(np.asarray(vector, dtype=np.float32)[None, :], k + 1, None, None)[0]
+    results = search_vectors(np.asarray(vector, dtype=np.float32)[None, :], k + 1, NO_FILTER, None)[0]
     return [r for r in results if r.crop_id != crop_id][:k]
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 from indexing import deletion, duplicate_selectors, recovery, selectors
 from indexing.jobs import IndexingUnavailable
 from indexing.models import DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset
-from search import services
+from search import filters, photo_queries, progress, services
 from search.forms import SearchForm
 from search.services import CropNotFound, SearchInputError
 from search.throttle import throttle_page
@@ -36,6 +36,12 @@ def form_context(request: HttpRequest, source: QueryDict | None = None, **extra)
         "query": source.get("q", ""),
         "mode": source.get("mode", "image"),
         "collapse": bool(source.get("collapse")),
+        "min_score": source.get("min_score", ""),
+        "group": bool(source.get("group")),
+        "find": source.get("find") or "objects",
+        "selected_datasets": source.getlist("datasets"),
+        "selected_splits": source.getlist("splits"),
+        **filters.filter_choices(),
         **extra,
     }
 
@@ -53,24 +59,87 @@ def error_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @throttle_page
 def results(request: HttpRequest) -> HttpResponse:
-    """Text search by GET (?q=...), image search by POST (multipart ``image``)."""
+    """Text search by GET (?q=...), image search by POST (multipart ``image``; ``box``: a region of it)."""
     form = SearchForm(request.POST if request.method == "POST" else request.GET)
     try:
         fields = form.parsed()
-        k, labels = fields["k"], fields["labels"]
+        narrowing = {key: fields[key] for key in ("k", "labels", "min_score", "datasets", "splits")}
         if request.method == "POST":
-            data = services.read_upload(request.FILES.get("image"))
-            found = services.search_image(
-                data, k, labels, preview_side=PREVIEW_MAX_SIDE, collapse_duplicates=fields["collapse"]
-            )
-            context = form_context(request, image_search=found, preview=preview_data_url(found.preview), mode="image")
+            upload = request.FILES.get("image")
+            data = services.read_upload(upload)
+            context = photo_context(request, data, upload, fields, narrowing)
         else:
-            found_text = services.search_text(fields["q"], k, labels, collapse_duplicates=fields["collapse"])
-            context = form_context(request, text_results=found_text, mode="text")
+            page = services.search_text_page(
+                fields["q"], offset=fields["offset"], collapse_duplicates=fields["collapse"], **narrowing
+            )
+            context = form_context(request, text_results=page.results, mode="text", **pager(request, page))
     except SearchInputError as exc:
         context = form_context(request, error=str(exc))
         return render(request, "search/home.html", context, status=exc.status)
+    if context["group"]:
+        for obj in context["image_search"].objects if "image_search" in context else []:
+            obj.groups = group_by_photo(obj.results)
+        context["text_groups"] = group_by_photo(context.get("text_results") or [])
     return render(request, "search/results.html", context)
+
+
+def group_by_photo(results: list) -> list[dict]:
+    """Results grouped by their source photo, photos in the order of their best result."""
+    groups: dict[int, dict] = {}
+    for result in results:
+        group = groups.setdefault(
+            result.image_id,
+            {"image_id": result.image_id, "image_url": result.image_url, "dataset": result.dataset, "results": []},
+        )
+        group["results"].append(result)
+    return list(groups.values())
+
+
+def photo_context(request: HttpRequest, data: bytes, upload, fields: dict, narrowing: dict) -> dict:
+    """An image search (objects, a region, or photos holding the objects), with the photo kept in the page."""
+    original = original_data_url(data)
+    if fields["find"] in ("photos_all", "photos_any"):
+        found = photo_queries.search_photos(
+            data, match=fields["find"].removeprefix("photos_"), preview_side=PREVIEW_MAX_SIDE, **narrowing
+        )
+        return form_context(request, photo_search=found, preview=preview_data_url(found.preview), mode="image")
+    found = services.search_image(
+        data,
+        box=fields["box"],
+        offset=fields["offset"],
+        preview_side=PREVIEW_MAX_SIDE,
+        collapse_duplicates=fields["collapse"],
+        **narrowing,
+    )
+    next_offset = min((o.next_offset for o in found.objects if o.next_offset is not None), default=None)
+    return form_context(
+        request,
+        image_search=found,
+        preview=preview_data_url(found.preview),
+        original=original,
+        original_name=getattr(upload, "name", "query"),
+        box=fields["box"] or "",
+        offset=found.offset,
+        next_offset=next_offset,
+        previous_offset=max(found.offset - fields["k"], 0) if found.offset else None,
+        mode="image",
+    )
+
+
+def pager(request: HttpRequest, page) -> dict:
+    """Links to the previous and next pages of a text search (the same query string, another offset)."""
+
+    def link(offset: int) -> str:
+        query = request.GET.copy()
+        query["offset"] = str(offset)
+        return "?" + query.urlencode()
+
+    k = len(page.results) if page.next_offset is None else page.next_offset - page.offset
+    return {
+        "offset": page.offset,
+        "next_url": link(page.next_offset) if page.next_offset is not None else "",
+        "previous_url": link(max(page.offset - max(k, 1), 0)) if page.offset else "",
+    }
 
 
 def preview_data_url(image: Image.Image) -> str:
@@ -78,6 +147,11 @@ def preview_data_url(image: Image.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def original_data_url(data: bytes) -> str:
+    """The upload itself, inline, so a region or another page can be searched without storing it."""
+    return "data:application/octet-stream;base64," + base64.b64encode(data).decode()
 
 
 @throttle_page  # runs a "more like this" search
@@ -95,7 +169,11 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
 
 def datasets(request: HttpRequest) -> HttpResponse:
     recovery.mark_stale_jobs()  # a dead worker's job reads "stale" (and can be resumed), not "running"
-    context = {"datasets": selectors.datasets_with_recent_jobs(), "show_details": sees_details(request.user)}
+    found = selectors.datasets_with_recent_jobs()
+    for dataset in found:
+        for job in dataset.recent_jobs:
+            job.eta = progress.eta_text(progress.eta_seconds(job))
+    context = {"datasets": found, "show_details": sees_details(request.user)}
     return render(request, "search/datasets.html", context)
 
 

@@ -83,4 +83,6 @@ class RequireLoginMiddleware:
             getattr(view_func, "login_exempt", False)
             or (isinstance(view_class, type) and issubclass(view_class, APIView))
             or request.path.startswith(reverse("admin:index"))
+            # Static files stay open (served by Django only in development under gunicorn: make demo).
+            or request.path.startswith("/" + settings.STATIC_URL.lstrip("/"))
         )

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc files, served by the app (offline docs)
     "visualsearch",  # site-wide management commands (demo, embedded_db)
     "indexing",
     "search",
@@ -311,6 +312,11 @@ SEARCH_MAX_QUERY_OBJECTS = env.int("SEARCH_MAX_QUERY_OBJECTS", default=10)
 # per process: 2 KB a crop) instead of through the ANN index, which rarely holds a rare label's neighbours.
 SEARCH_FILTER_EXACT_MAX = env.int("SEARCH_FILTER_EXACT_MAX", default=20_000)
 SEARCH_FILTER_CACHE = env.int("SEARCH_FILTER_CACHE", default=4)
+# Paging: how deep offset + k may reach (each page re-runs the search to that depth).
+SEARCH_MAX_DEPTH = env.int("SEARCH_MAX_DEPTH", default=1000)
+# Photo queries ("photos holding objects like each of these"): best crops fetched per
+# query object before grouping them by photo; a photo outside them has no match for it.
+SEARCH_PHOTO_CANDIDATES = env.int("SEARCH_PHOTO_CANDIDATES", default=300)
 # How often a web/API process looks for a newer FAISS build to swap in.
 SEARCH_INDEX_CHECK_SECONDS = env.float("SEARCH_INDEX_CHECK_SECONDS", default=10.0)
 # Require a logged-in user (or token) for every read path: pages, API, media (visualsearch/access.py).
@@ -343,6 +349,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema and docs follow SEARCH_REQUIRE_AUTH like every other read path.
     "SERVE_PERMISSIONS": ["search.api.SearchPermission"],
+    # Swagger UI and ReDoc from the app's own static files (drf-spectacular-sidecar): no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- MLflow -------------------------------------------------------------------
@@ -371,6 +381,10 @@ DEMO_MAX_IMAGES = env.int("DEMO_MAX_IMAGES", default=128)
 DEMO_DOWNLOAD = env.bool("DEMO_DOWNLOAD", default=True)
 # Offline: write and use a small random CLIP instead of downloading CLIP_MODEL.
 DEMO_TEST_CLIP = env.bool("DEMO_TEST_CLIP", default=False)
+# The demo serves through gunicorn (docker/gunicorn.conf.py): worker processes x threads each.
+# Each worker loads its own CLIP and YOLOv5 on its first query.
+DEMO_WEB_WORKERS = env.int("DEMO_WEB_WORKERS", default=2)
+DEMO_WEB_THREADS = env.int("DEMO_WEB_THREADS", default=4)
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -3,6 +3,7 @@ import re
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import LoginView, LogoutView
+from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path, re_path
 
 from visualsearch.access import public
@@ -26,3 +27,7 @@ if settings.SERVE_MEDIA and not settings.GS_BUCKET_NAME:
     # MEDIA_ROOT is read per request, so tests that point it elsewhere are served too.
     prefix = re.escape(settings.MEDIA_URL.lstrip("/"))
     urlpatterns.append(re_path(rf"^{prefix}(?P<path>.*)$", serve_media, name="media"))
+if settings.DEBUG:
+    # Development under gunicorn (`make demo`): static files from the app folders, as runserver
+    # serves them (in production WhiteNoise serves the collected files; this adds nothing then).
+    urlpatterns += staticfiles_urlpatterns()

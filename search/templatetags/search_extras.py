@@ -35,3 +35,30 @@ def crop_overlay_boxes(crop, image) -> list[dict]:
     if not image.width or not image.height:
         return []
     return [percent_box(crop.box, image.width, image.height, crop.label)]
+
+
+@register.simple_tag
+def pick_boxes(image_search) -> list[dict]:
+    """query_boxes with each box's source pixels (``source``), for query by region (results page)."""
+    if image_search.region:
+        obj = image_search.objects[0]
+        return [{**percent_box(obj.box, image_search.width, image_search.height, "region"), "source": source(obj.box)}]
+    return [
+        {**box, "source": source(obj.box)}
+        for box, obj in zip(query_boxes(image_search), image_search.objects, strict=False)
+    ]
+
+
+@register.simple_tag
+def photo_match_boxes(photo, photo_search) -> list[dict]:
+    """A matching photo's best crop per query object, numbered as the query's objects are."""
+    if not photo.width or not photo.height:
+        return []
+    return [
+        percent_box(m.result.box, photo.width, photo.height, f"{m.query_index + 1}. {m.result.label}")
+        for m in photo.matches
+    ]
+
+
+def source(box) -> str:
+    return ",".join(f"{v:g}" for v in box)

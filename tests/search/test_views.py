@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -30,7 +32,7 @@ def test_image_search_page_draws_boxes_and_groups_results(client, indexed):
     response = client.post("/search", {"image": upload, "mode": "image", "k": 3})
     assert response.status_code == 200
     body = response.content.decode()
-    assert body.count('class="box"') == source.crops.count()
+    assert body.count('class="box pick"') == source.crops.count()  # each one clickable: query by region
     assert body.count('class="object"') == source.crops.count()
     assert "data:image/jpeg;base64," in body
 
@@ -77,3 +79,41 @@ def test_missing_crop_is_a_404_page(client, db):
 
 def test_empty_site_pages_speak_plainly(client, db):
     assert "No datasets yet" in client.get("/datasets").content.decode()
+
+
+def test_results_page_filters_by_min_score_and_groups_by_photo(client, indexed):
+    everything = client.get("/search", {"q": "a person", "k": 20}).content.decode()
+    scores = sorted(float(s) for s in re.findall(r'class="score" title="cosine similarity">([-0-9.]+)<', everything))
+    assert len(scores) >= 4
+    floor = scores[len(scores) // 2]
+    above = client.get("/search", {"q": "a person", "k": 20, "min_score": floor}).content.decode()
+    kept = [float(s) for s in re.findall(r'class="score" title="cosine similarity">([-0-9.]+)<', above)]
+    assert 0 < len(kept) < len(scores) and min(kept) >= floor - 0.001
+    grouped = client.get("/search", {"q": "a person", "k": 20, "group": "1"}).content.decode()
+    photo_ids = re.findall(r'class="photo-group" data-image-id="(\d+)"', grouped)
+    assert len(photo_ids) == len(set(photo_ids)) > 1  # each photo once, its crops together
+    assert grouped.count('class="result"') == len(scores)
+
+
+def test_text_results_page_links_to_the_next_page(client, indexed):
+    first = client.get("/search", {"q": "a person", "k": 3}).content.decode()
+    next_url = re.search(r'href="(\?[^"]+)" id="next-page"', first).group(1).replace("&amp;", "&")
+    assert "offset=3" in next_url
+    second = client.get("/search" + next_url).content.decode()
+    ids = lambda body: set(re.findall(r'href="/crops/(\d+)"', body))  # noqa: E731
+    assert ids(first) and ids(second) and not ids(first) & ids(second)
+    assert 'id="previous-page"' in second
+
+
+def test_region_and_photo_queries_on_the_results_page(client, indexed):
+    path = indexed[0]
+    upload = SimpleUploadedFile(path.name, path.read_bytes(), content_type="image/jpeg")
+    body = client.post("/search", {"image": upload, "mode": "image", "box": "0,0,200,200"}).content.decode()
+    assert "The region 0,0,200,200" in body and 'class="box region"' in body
+    upload = SimpleUploadedFile(path.name, path.read_bytes(), content_type="image/jpeg")
+    bad = client.post("/search", {"image": upload, "mode": "image", "box": "200,0,100,100"})
+    assert bad.status_code == 400 and "inverted" in bad.content.decode()
+    upload = SimpleUploadedFile(path.name, path.read_bytes(), content_type="image/jpeg")
+    photos = client.post("/search", {"image": upload, "mode": "image", "find": "photos_any"}).content.decode()
+    source = SourceImage.objects.get(original_name=path.name)
+    assert re.findall(r'class="photo-result" data-image-id="(\d+)"', photos)[0] == str(source.pk)

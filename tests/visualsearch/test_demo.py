@@ -85,7 +85,25 @@ class Demo:
 
     def stop(self) -> int:
         os.killpg(self.process.pid, signal.SIGINT)  # Ctrl-C, as a user stops it
-        return self.process.wait(timeout=60)
+        code = self.process.wait(timeout=60)
+        self.assert_nothing_left()
+        return code
+
+    def assert_nothing_left(self) -> None:
+        """Ctrl-C stops every process the demo started (gunicorn's master and workers), and frees the port."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"processes of the demo outlived Ctrl-C:\n{self.output()}")
+        with socket.socket() as sock:
+            # Connections the server closed linger in TIME_WAIT; only a listener makes this bind fail.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.port))
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -134,6 +152,9 @@ def test_demo_serves_searches_and_reuses_its_database(clone, tmp_path, coco_subs
         first.stop()
     output = first.output()
     assert "VisualSearch is at" in output and "login admin /" in output
+    # Served by gunicorn, 2 workers, and stopped cleanly by Ctrl-C.
+    assert "Starting gunicorn" in output and output.count("Booting worker") >= 2
+    assert "[demo] serving: stopped" in output and "Traceback" not in output
     assert "Index build" in output
 
     second = Demo(clone, tmp_path / "demo-2.log")

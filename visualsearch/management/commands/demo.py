@@ -6,7 +6,11 @@ README's environment variables point at ../shared/assets and a test CLIP.
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +29,8 @@ from indexing.vision.errors import ModelLoadError
 from visualsearch.celery import app as celery_app
 
 DEMO_DATASET_DIR = Path("datasets/coco_subset/demo")
+# Seconds gunicorn gets to stop its workers after Ctrl-C before it is killed.
+STOP_TIMEOUT_S = 20
 # COCO's bucket over https (images.cocodataset.org itself serves only plain http), and the
 # archive's sha256 (252,907,541 bytes; COCO publishes none, this is the one recorded for it
 # by independent mirrors and dataset tools): nothing unchecked is ever unzipped.
@@ -64,7 +70,7 @@ class Command(BaseCommand):
         self.stdout.write("[demo] serving: starting")
         self.stdout.write(self.style.SUCCESS(f"VisualSearch is at http://{host}:{port}/"))
         self.stdout.write(f"Admin: http://{host}:{port}/admin/  login {username} / {password}")
-        call_command("runserver", f"{host}:{port}", use_reloader=False)
+        serve(host, port, self.stdout)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -105,6 +111,60 @@ class Command(BaseCommand):
         return out
 
 
+def gunicorn_command(host: str, port: str) -> list[str]:
+    """The production server with the container's settings (docker/gunicorn.conf.py), bound here.
+
+    2 workers x 4 threads: under 200 concurrent text searches on loopback, runserver
+    refused connections where gunicorn answered every one (README).
+    """
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(settings.BASE_DIR / "docker" / "gunicorn.conf.py"),
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(settings.DEMO_WEB_WORKERS),
+        "--threads",
+        str(settings.DEMO_WEB_THREADS),
+        "--access-logfile",
+        "-",
+        "visualsearch.wsgi",
+    ]
+
+
+def serve(host: str, port: str, stdout) -> None:
+    """Serve through gunicorn until Ctrl-C; then wait for it to stop its workers, and return.
+
+    Its workers are new processes that read the environment, not this process's
+    settings: what the demo changed here (the offline test CLIP, tasks run in the web
+    process) goes to them as environment variables.
+    """
+    env = {**os.environ, "CLIP_MODEL": str(settings.CLIP_MODEL)}
+    env["DEDUP_SEMANTIC_MIN_SCORE"] = str(settings.DEDUP_SEMANTIC_MIN_SCORE)
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        env["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    server = subprocess.Popen(gunicorn_command(host, port), env=env, cwd=settings.BASE_DIR)
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C in a terminal reaches gunicorn too (same process group); a SIGINT sent to
+        # this process alone is passed on. gunicorn then stops its workers at once.
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        stdout.write("[demo] serving: stopped")
+        return
+    if code != 0:
+        raise CommandError(f"gunicorn exited with status {code}; its messages are above.")
+
+
 def fetch_coco_val_annotations(folder: Path) -> Path:
     """COCO val2017's instances json, downloaded once (241 MB zip) for the online demo."""
     target = folder / "annotations" / "instances_val2017.json"
@@ -134,12 +194,18 @@ def coco_images_beside(annotations: Path) -> Path:
     return annotations.parent.parent / "images" / split
 
 
+# A cosine never reaches this: the semantic duplicate tier is off (README "Duplicates").
+SEMANTIC_OFF = 2.0
+
+
 def use_test_clip(stdout) -> None:
     """Offline demo: a small random CLIP written once under var/, loaded like a real one."""
     path = settings.VAR_DIR / "test-clip"
     if not (path / "config.json").exists():
         call_command("make_test_clip", str(path), stdout=stdout)
     settings.CLIP_MODEL = str(path)
+    # Its random vectors make unrelated photos look alike: no semantic duplicates with it.
+    settings.DEDUP_SEMANTIC_MIN_SCORE = SEMANTIC_OFF
     reset_embedder()
     stdout.write(f"Using the offline test CLIP in {path} (search quality is not meaningful with it).")
 
