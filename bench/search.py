@@ -38,6 +38,7 @@ from indexing import ann, builds, index_files  # noqa: E402
 from indexing.models import Crop, Dataset, SourceImage  # noqa: E402
 from indexing.vectors import copy_crops, exact_nearest  # noqa: E402
 from search.candidates import search_vectors  # noqa: E402
+from search.filters import CropFilter  # noqa: E402
 from search.index_cache import index_holder  # noqa: E402
 
 K = 10
@@ -75,11 +76,11 @@ def recall(found: list[list[int]], truth: list[list[int]]) -> float:
     return float(np.mean([len(set(f) & set(t)) / max(len(t), 1) for f, t in zip(found, truth, strict=True)]))
 
 
-def timed_searches(queries: np.ndarray, labels: list[str] | None) -> tuple[list[list[int]], float, float]:
+def timed_searches(queries: np.ndarray, crop_filter: CropFilter | None) -> tuple[list[list[int]], float, float]:
     found, seconds = [], []
     for query in queries:
         started = time.perf_counter()
-        results = search_vectors(query[None, :], K, labels, None)[0]
+        results = search_vectors(query[None, :], K, crop_filter, None)[0]
         seconds.append(time.perf_counter() - started)
         found.append([r.crop_id for r in results])
     return (found, *percentiles_ms(seconds))
@@ -151,7 +152,7 @@ def run(args) -> None:
 
     rare = labels == RARE
     rare_truth = exact_numpy(vectors[rare], ids[rare], queries)
-    found, fp50, fp95 = timed_searches(queries, [RARE])
+    found, fp50, fp95 = timed_searches(queries, CropFilter(labels=(RARE,)))
     print(f"label filter ({rare.mean():.1%} of crops) p50 {fp50:7.2f} ms  p95 {fp95:7.2f} ms  recall@10 "
           f"{recall(found, rare_truth):.3f}")  # fmt: skip
     t50, t95 = text_model_ms()
@@ -252,7 +253,6 @@ def worker_database_url() -> str:
 
 
 def serve_like_a_web_process(mode: str) -> None:
-    settings.MEDIA_ROOT = os.environ.get("BENCH_MEDIA_ROOT", settings.MEDIA_ROOT)
     before = rss_and_pss_mb()[1]
     build = builds.latest_ready_build()
     index = index_holder.current().index if mode == "mmap" else index_files.read_index(build, mmap=False)

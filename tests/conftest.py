@@ -128,3 +128,14 @@ def reachable_sources(monkeypatch) -> None:
     from indexing.vision import downloads
 
     monkeypatch.setattr(downloads, "_reason_unreachable", lambda url: "")
+
+
+@pytest.fixture
+def fresh_index_holder(settings):
+    """The served index is looked up on every search (no 10 s between checks), from a clean holder."""
+    from search.index_cache import index_holder
+
+    settings.SEARCH_INDEX_CHECK_SECONDS = 0
+    index_holder.reset()
+    yield
+    index_holder.reset()

@@ -6,6 +6,7 @@ Screenshots go to test-artifacts/browser/ (TEST_ARTIFACTS_DIR overrides).
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -138,7 +139,9 @@ def test_a_running_jobs_bar_moves_without_a_reload(live_server, transactional_db
 
     def run() -> None:
         try:
-            jobs.run_job(job, ids, batch_size=1)
+            # A pause after each batch, longer than the page's polling interval: the bar
+            # must show the steps, however fast this machine processes a photo.
+            jobs.run_job(job, ids, batch_size=1, progress=lambda *_: time.sleep(2))
         finally:
             connection.close()
 

@@ -10,18 +10,9 @@ from indexing import builds, curation
 from indexing.models import Crop, IndexBuild
 from indexing.vectors import exact_nearest
 from search.candidates import search_vectors
-from search.index_cache import index_holder
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_holder(settings):
-    settings.SEARCH_INDEX_CHECK_SECONDS = 0
-    index_holder.reset()
-    yield
-    index_holder.reset()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_index_holder")]
 
 
 @pytest.fixture

@@ -8,18 +8,13 @@ import pytest
 
 from indexing import ingest, jobs
 from indexing.models import Dataset
-from search.index_cache import index_holder
 
 INDEXED_IMAGES = 6
 
 
 @pytest.fixture(autouse=True)
-def fresh_index_holder(settings):
-    """Every test sees the current builds at once (no 10 s wait between checks)."""
-    settings.SEARCH_INDEX_CHECK_SECONDS = 0
-    index_holder.reset()
-    yield
-    index_holder.reset()
+def every_search_sees_the_current_build(fresh_index_holder):
+    """Every test sees the current builds at once (tests/conftest.py)."""
 
 
 def index_files(files: list[Path], name: str = "coco128-sample") -> Dataset:

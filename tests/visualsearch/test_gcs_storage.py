@@ -18,18 +18,9 @@ from indexing import builds, deletion, ingest, jobs
 from indexing.consistency import check_consistency, index_ids
 from indexing.models import Crop, Dataset, IndexBuild, SourceImage
 from search import services
-from search.index_cache import index_holder
 from tests.gcs import MEDIA_BUCKET, gcs_emulator, gcs_storage  # noqa: F401 - fixtures
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("real_models", "gcs_storage")]
-
-
-@pytest.fixture(autouse=True)
-def fresh_index_holder(settings):
-    settings.SEARCH_INDEX_CHECK_SECONDS = 0
-    index_holder.reset()
-    yield
-    index_holder.reset()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("real_models", "gcs_storage", "fresh_index_holder")]
 
 
 def objects(storage_name: str, prefix: str = "") -> set[str]:
