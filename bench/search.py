@@ -119,7 +119,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return serve_like_a_web_process(args.worker)
-    settings.SEARCH_INDEX_CHECK_SECONDS = 0
     settings.DATABASES["default"]["TEST"]["NAME"] = "bench_search"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
     try:

@@ -296,8 +296,9 @@ ANN_KEEP_BUILDS = env.int("ANN_KEEP_BUILDS", default=3)
 ANN_RETRAIN_SHARE = env.float("ANN_RETRAIN_SHARE", default=0.5)
 # ...or when hidden and deleted crops (filtered at query time until then) pass this share.
 ANN_COMPACT_SHARE = env.float("ANN_COMPACT_SHARE", default=0.2)
-# During a long job, update the index whenever this many crops wait outside it (ranked in SQL meanwhile).
-ANN_UPDATE_EVERY = env.int("ANN_UPDATE_EVERY", default=50_000)
+# During a long job, update the index whenever this many crops wait outside it: they are ranked in SQL
+# meanwhile, which costs a query about 40 ms per 10k at 1M crops (bench/search.py).
+ANN_UPDATE_EVERY = env.int("ANN_UPDATE_EVERY", default=10_000)
 # Each host's copies of index files from remote storage (memory-mapped by its web processes).
 INDEX_CACHE_DIR = Path(env("INDEX_CACHE_DIR", default=str(VAR_DIR / "index-cache")))
 
