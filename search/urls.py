@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from search import api, duplicate_views, duplicates_api, views
+from search import api, datasets_api, duplicate_views, duplicates_api, views
 
 app_name = "search"
 
@@ -12,13 +12,13 @@ api_patterns = [
     path("api/search/photos", api.SearchPhotosView.as_view(), name="api-search-photos"),
     path("api/crops/<int:crop_id>", api.CropView.as_view(), name="api-crop"),
     path("api/crops/<int:crop_id>/similar", api.SimilarView.as_view(), name="api-crop-similar"),
-    path("api/datasets", api.DatasetListView.as_view(), name="api-datasets"),
-    path("api/datasets/<int:dataset_id>", api.DatasetView.as_view(), name="api-dataset"),
-    path("api/datasets/<int:dataset_id>/index", api.DatasetIndexView.as_view(), name="api-dataset-index"),
-    path("api/index/rebuild", api.IndexRebuildView.as_view(), name="api-index-rebuild"),
-    path("api/datasets/<int:dataset_id>/retry", api.DatasetRetryView.as_view(), name="api-dataset-retry"),
-    path("api/jobs/<int:job_id>", api.JobView.as_view(), name="api-job"),
-    path("api/jobs/<int:job_id>/resume", api.JobResumeView.as_view(), name="api-job-resume"),
+    path("api/datasets", datasets_api.DatasetListView.as_view(), name="api-datasets"),
+    path("api/datasets/<int:dataset_id>", datasets_api.DatasetView.as_view(), name="api-dataset"),
+    path("api/datasets/<int:dataset_id>/index", datasets_api.DatasetIndexView.as_view(), name="api-dataset-index"),
+    path("api/index/rebuild", datasets_api.IndexRebuildView.as_view(), name="api-index-rebuild"),
+    path("api/datasets/<int:dataset_id>/retry", datasets_api.DatasetRetryView.as_view(), name="api-dataset-retry"),
+    path("api/jobs/<int:job_id>", datasets_api.JobView.as_view(), name="api-job"),
+    path("api/jobs/<int:job_id>/resume", datasets_api.JobResumeView.as_view(), name="api-job-resume"),
     path("api/crops/<int:crop_id>/same-object", duplicates_api.SameObjectView.as_view(), name="api-crop-same-object"),
     path("api/duplicates/groups", duplicates_api.GroupListView.as_view(), name="api-duplicate-groups"),
     path("api/duplicates/groups/<int:group_id>", duplicates_api.GroupView.as_view(), name="api-duplicate-group"),

@@ -1,0 +1,101 @@
+"""The API's datasets, indexing jobs and search index: thin views over indexing's jobs, deletion and recovery."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from indexing import deletion, jobs, recovery, selectors
+from indexing.models import Dataset, IndexingJob
+from search import serializers as s
+from search.api import CanDeleteDatasets, CanIndexDatasets, SearchView
+
+
+class DatasetListView(SearchView):
+    @extend_schema(responses={200: s.DatasetSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        datasets = selectors.datasets_with_counts()
+        return Response(s.DatasetSerializer(datasets, many=True, context={"request": request}).data)
+
+
+class DatasetIndexView(APIView):
+    """Queue indexing of a dataset's pending images (indexing.index_dataset, as the admin action)."""
+
+    permission_classes = [CanIndexDatasets]
+
+    @extend_schema(request=None, responses={202: s.IndexingJobSerializer, 503: s.ErrorResponse})
+    def post(self, request: Request, dataset_id: int) -> Response:
+        dataset = get_object_or_404(Dataset, pk=dataset_id)
+        job = jobs.enqueue_dataset_indexing(dataset)
+        job.refresh_from_db()
+        body = s.IndexingJobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class IndexRebuildView(APIView):
+    """Queue a full build of the search index (retrained, hidden crops dropped), as the admin action."""
+
+    permission_classes = [CanIndexDatasets]
+
+    @extend_schema(request=None, responses={202: s.IndexRebuildResponse, 503: s.ErrorResponse})
+    def post(self, request: Request) -> Response:
+        jobs.queue_index_update(rebuild=True)
+        return Response({"queued": "full index build"}, status=status.HTTP_202_ACCEPTED)
+
+
+class DatasetView(APIView):
+    """Delete a dataset with its photos, crops, files and index vectors (indexing.delete_dataset)."""
+
+    permission_classes = [CanDeleteDatasets]
+
+    @extend_schema(request=None, responses={200: s.DeletionResponse, 202: s.DeletionResponse, 503: s.ErrorResponse})
+    def delete(self, request: Request, dataset_id: int) -> Response:
+        dataset = get_object_or_404(Dataset, pk=dataset_id)
+        if deletion.request_deletion(dataset=dataset):
+            return Response({"id": dataset_id, "status": "deleted"})
+        return Response({"id": dataset_id, "status": "deleting"}, status=status.HTTP_202_ACCEPTED)
+
+
+class DatasetRetryView(APIView):
+    """Queue a job over a dataset's failed photos (indexing.index_dataset); 200 with no job when none failed."""
+
+    permission_classes = [CanIndexDatasets]
+
+    @extend_schema(request=None, responses={200: s.ErrorResponse, 202: s.IndexingJobSerializer, 503: s.ErrorResponse})
+    def post(self, request: Request, dataset_id: int) -> Response:
+        dataset = get_object_or_404(Dataset, pk=dataset_id)
+        job = recovery.retry_failed(dataset=dataset)
+        if job is None:
+            return Response({"error": "No failed photos to retry."})
+        job.refresh_from_db()
+        body = s.IndexingJobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class JobView(SearchView):
+    @extend_schema(responses={200: s.IndexingJobSerializer, 404: s.ErrorResponse})
+    def get(self, request: Request, job_id: int) -> Response:
+        recovery.mark_stale_jobs()  # a dead worker's job reads "stale", not "running"
+        job = get_object_or_404(IndexingJob, pk=job_id)
+        return Response(s.IndexingJobSerializer(job, context={"request": request}).data)
+
+
+class JobResumeView(APIView):
+    """Resume a stale or failed job: its pending photos go to the workers again (indexing.index_dataset)."""
+
+    permission_classes = [CanIndexDatasets]
+
+    @extend_schema(request=None, responses={202: s.IndexingJobSerializer, 409: s.ErrorResponse})
+    def post(self, request: Request, job_id: int) -> Response:
+        recovery.mark_stale_jobs()
+        job = get_object_or_404(IndexingJob, pk=job_id)
+        try:
+            job = recovery.resume_job(job=job)
+        except recovery.NotResumable as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        body = s.IndexingJobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
