@@ -221,7 +221,9 @@ def fresh(args, ids: np.ndarray) -> None:
 def memory(build) -> None:
     """Four processes serving the index like gunicorn workers: mapped versus copied."""
     print("\nfour web processes serving the index (each ran 1000 searches):")
-    database_url = worker_database_url()
+    from tests.workers import test_database_url  # the URL of the database this process uses
+
+    database_url = test_database_url()
     for mode in ("mmap", "copy"):
         env = {**os.environ, "DATABASE_URL": database_url}
         procs = [
@@ -240,15 +242,6 @@ def memory(build) -> None:
         base = sum(r["before_index_pss"] for r in reports)
         print(f"  {mode:>4}: RSS {rss:7.0f} MB, PSS {pss:7.0f} MB in all; index's share of PSS {pss - base:7.0f} MB "
               f"(file {reports[0]['file_mb']:.0f} MB)")  # fmt: skip
-
-
-def worker_database_url() -> str:
-    params = connection.get_connection_params()
-    host, name = params.get("host", ""), connection.settings_dict["NAME"]
-    user, password, port = params.get("user", "postgres"), params.get("password", ""), params.get("port", "")
-    if host.startswith("/"):
-        return f"postgresql://{user}:{password}@/{name}?host={host}"
-    return f"postgresql://{user}:{password}@{host}:{port or 5432}/{name}"
 
 
 def serve_like_a_web_process(mode: str) -> None:

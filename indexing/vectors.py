@@ -131,14 +131,10 @@ def copy_crop_rows(rows: Iterable[tuple]) -> None:
     with psycopg.Cursor(connection.connection) as raw:
         # On this cursor only: Django's own queries keep reading vectors as they expect.
         register_vector_info(raw, TypeInfo.fetch(connection.connection, "vector"))
-        copy_rows(raw, statement, rows)
-
-
-def copy_rows(raw: psycopg.Cursor, statement: str, rows: Iterable[tuple]) -> None:
-    with raw.copy(statement) as copy:
-        copy.set_types([kind for _, kind in COPY_COLUMNS])
-        for row in rows:
-            copy.write_row(row)
+        with raw.copy(statement) as copy:
+            copy.set_types([kind for _, kind in COPY_COLUMNS])
+            for row in rows:
+                copy.write_row(row)
 
 
 def copy_crops(*, image_id: int, vectors: np.ndarray, labels: list[str], version: str) -> int:
