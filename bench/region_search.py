@@ -30,6 +30,7 @@ from django.db import connection  # noqa: E402
 
 from indexing import builds  # noqa: E402
 from indexing.models import Crop, Dataset, IndexBuild, SourceImage  # noqa: E402
+from indexing.served_models import served_embedder_version  # noqa: E402
 from indexing.vision.crops import CropPolicy, crop_box, crop_image  # noqa: E402
 from indexing.vision.detector import get_detector, reset_detector  # noqa: E402
 from indexing.vision.embedder import get_embedder, reset_embedder  # noqa: E402
@@ -146,7 +147,7 @@ def main() -> None:
         insert_photos_and_crops(dataset, args.size)
         build = builds.publish_build()
         index_holder.reset()
-        index_holder.current()
+        index_holder.current(version=served_embedder_version())
         total = Crop.objects.filter(is_active=True).count()
         print(
             f"\n{args.size} synthetic crops on {args.size // CROPS_PER_PHOTO} photos ({total} active in all; "

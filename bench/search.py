@@ -44,6 +44,9 @@ from search.index_cache import index_holder  # noqa: E402
 K = 10
 RARE = "sports ball"  # the 1 % label
 
+# The embedder version stamped on the synthetic crops (search compares only vectors of one version).
+VERSION = "bench"
+
 
 def labels_for(clusters: np.ndarray) -> list[str]:
     """A label per cluster (kinds of object cluster in CLIP space); RARE's clusters hold 1 % of the mixture."""
@@ -66,7 +69,7 @@ def load_collection(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         started = time.perf_counter()
         for start in range(0, size, 100_000):
             rows = slice(start, start + 100_000)
-            copy_crops(image_id=image.pk, vectors=vectors[rows], labels=list(labels[rows]), version="bench")
+            copy_crops(image_id=image.pk, vectors=vectors[rows], labels=list(labels[rows]), version=VERSION)
         print(f"stored {size} crop rows with binary COPY in {time.perf_counter() - started:.0f} s")
     ids = np.asarray(Crop.objects.order_by("pk").values_list("pk", flat=True))
     return ids, vectors, labels
@@ -80,7 +83,7 @@ def timed_searches(queries: np.ndarray, crop_filter: CropFilter | None) -> tuple
     found, seconds = [], []
     for query in queries:
         started = time.perf_counter()
-        results = search_vectors(query[None, :], K, crop_filter, None)[0]
+        results = search_vectors(query[None, :], K, crop_filter, None, version=VERSION)[0]
         seconds.append(time.perf_counter() - started)
         found.append([r.crop_id for r in results])
     return (found, *percentiles_ms(seconds))
@@ -141,8 +144,8 @@ def run(args) -> None:
     print(f"exact numpy top-10 equals exact pgvector on {recall(truth[:10], pg_truth):.3f} of 10 queries' ids")
 
     index_holder.reset()
-    search_vectors(queries[:1], K, None, None)  # map the index
-    loaded = index_holder.current()
+    search_vectors(queries[:1], K, None, None, version=VERSION)  # map the index
+    loaded = index_holder.current(version=VERSION)
     raw = percentiles_ms([timeit(lambda q=q: ann.search(loaded.index, q, K)) for q in queries])
     found, p50, p95 = timed_searches(queries, None)
     print(f"raw FAISS search            p50 {raw[0]:7.2f} ms  p95 {raw[1]:7.2f} ms")
@@ -188,7 +191,9 @@ def store_through_pipeline(vectors: np.ndarray) -> tuple[float, list[int], float
                 for n, im in enumerate(images)]  # fmt: skip
     started = time.perf_counter()
     for start in range(0, len(analysed), settings.INDEXING_BATCH_SIZE):
-        store_batch(analysed[start : start + settings.INDEXING_BATCH_SIZE], detector_version="b", embedder_version="b")
+        store_batch(
+            analysed[start : start + settings.INDEXING_BATCH_SIZE], detector_version="b", embedder_version=VERSION
+        )
     stored_at = time.perf_counter()
     new_ids = list(Crop.objects.filter(image__dataset=dataset).order_by("pk").values_list("pk", flat=True))
     return stored_at, new_ids, len(new_ids) / (stored_at - started)
@@ -199,7 +204,7 @@ def fresh(args, ids: np.ndarray) -> None:
     new_vectors = mixture_with_clusters(args.add, seed=3)[0]
     before = builds.latest_ready_build()
     stored_at, new_ids, rate = store_through_pipeline(new_vectors)
-    found = search_vectors(new_vectors[-1:], 1, None, None)[0]
+    found = search_vectors(new_vectors[-1:], 1, None, None, version=VERSION)[0]
     searchable_s = time.perf_counter() - stored_at
     hit = bool(found) and found[0].crop_id == new_ids[-1]
     print(f"\nstored {args.add} crops through the store step at {rate:.0f} crops/s")
@@ -247,7 +252,7 @@ def memory(build) -> None:
 def serve_like_a_web_process(mode: str) -> None:
     before = rss_and_pss_mb()[1]
     build = builds.latest_ready_build()
-    index = index_holder.current().index if mode == "mmap" else index_files.read_index(build, mmap=False)
+    index = index_holder.current(version=VERSION).index if mode == "mmap" else index_files.read_index(build, mmap=False)
     for query in mixture_with_clusters(1000, seed=5)[0]:
         ann.search(index, query, K)
     file_mb = os.path.getsize(index_files.local_file(build)) / 1e6

@@ -12,6 +12,9 @@ the served build as it was. ``update_index`` is the one rule after indexing work
   ANN_COMPACT_SHARE (they are filtered at query time until then), or when the
   chooser picks another kind for the collection's new size.
 Search (search.candidates) ranks in SQL the crops a build does not hold yet.
+Builds are per embedder version: every build here is of the served embedder's
+crops (indexing.served_models); a re-embed builds its new version's index from the
+staged vectors before it switches (indexing.reembed).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from django.utils import timezone
 
 from indexing import ann, index_files
 from indexing.models import Crop, IndexBuild
-from indexing.vectors import load_active_vectors, newest_stored_crop_id
+from indexing.served_models import served_embedder_version
+from indexing.vectors import load_active_vectors, load_staged_vectors, newest_stored_crop_id
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +50,12 @@ def update_index(*, kind: str | None = None, use_gpu: bool | None = None, rebuil
     Returns the new build, or None when the served one already holds every crop.
     """
     with index_writer():
-        current = latest_ready_build()
+        version = served_embedder_version()
+        current = latest_ready_build(version=version)
         reason = "asked for" if rebuild else rebuild_reason(current, kind)
         if reason:
-            logger.info("Full index build: %s", reason)
-            return publish_build(kind, use_gpu=use_gpu)
+            logger.info("Full index build of %s vectors: %s", version or "no", reason)
+            return publish_build(kind, use_gpu=use_gpu, version=version)
         return publish_update(current)
 
 
@@ -61,7 +66,9 @@ def rebuild_reason(current: IndexBuild | None, kind: str | None = None) -> str:
     if kind and kind != current.kind:
         return f"{kind} asked for, {current.kind} served"
     added = tail(current).count()
-    indexed_active = Crop.objects.filter(is_active=True, pk__lte=current.max_crop_id).count()
+    indexed_active = Crop.objects.filter(
+        is_active=True, pk__lte=current.max_crop_id, embedder_version=current.embedder_version
+    ).count()
     dead = max(current.size - indexed_active, 0)
     if current.size and dead / current.size > settings.ANN_COMPACT_SHARE:
         return f"{dead} of {current.size} indexed crops are hidden or deleted (ANN_COMPACT_SHARE)"
@@ -80,29 +87,49 @@ def needs_training(kind: str) -> bool:
 
 
 def tail(build: IndexBuild) -> QuerySet[Crop]:
-    """Active crops the build does not hold: stored after it, or shown again since it started."""
-    return crops_outside(max_crop_id=build.max_crop_id, built_at=build.created)
+    """Active crops of the build's embedder it does not hold: stored after it, or shown again since it started."""
+    return crops_outside(max_crop_id=build.max_crop_id, built_at=build.created, version=build.embedder_version)
 
 
-def crops_outside(*, max_crop_id: int, built_at: datetime) -> QuerySet[Crop]:
-    """Active crops an index over ids up to ``max_crop_id``, read from ``built_at``, may lack."""
-    return Crop.objects.filter(is_active=True).filter(Q(pk__gt=max_crop_id) | Q(reactivated__gt=built_at))
+def crops_outside(*, max_crop_id: int, built_at: datetime, version: str) -> QuerySet[Crop]:
+    """Active crops of embedder ``version`` an index of ids up to ``max_crop_id``, read at ``built_at``, lacks."""
+    crops = Crop.objects.filter(is_active=True, embedder_version=version)
+    return crops.filter(Q(pk__gt=max_crop_id) | Q(reactivated__gt=built_at))
 
 
-def publish_build(kind: str | None = None, use_gpu: bool | None = None) -> IndexBuild:
-    """Build a FAISS index over every active crop, from scratch, and publish it when complete."""
+def publish_build(
+    kind: str | None = None,
+    use_gpu: bool | None = None,
+    *,
+    version: str | None = None,
+    staged: bool = False,
+    max_crop_id: int | None = None,
+) -> IndexBuild:
+    """Build a FAISS index over every active crop of embedder ``version``, from scratch; publish it when complete.
+
+    ``version`` defaults to the served embedder's. ``staged``: from a re-embed's staged
+    vectors of ``version`` (indexing.reembed), not the crops' own, over crop ids up to
+    ``max_crop_id`` (the ones it has staged; by default every crop stored).
+    """
+    version = served_embedder_version() if version is None else version
     mark_stale_builds_failed()
-    max_crop_id = newest_stored_crop_id()
-    build = start(IndexBuild(kind=kind or "auto", status=IndexBuild.Status.BUILDING, max_crop_id=max_crop_id))
+    max_crop_id = newest_stored_crop_id() if max_crop_id is None else max_crop_id
+    build = start(
+        IndexBuild(
+            kind=kind or "auto", status=IndexBuild.Status.BUILDING, max_crop_id=max_crop_id, embedder_version=version
+        )
+    )
     with publishing(build):
-        ids, vectors = load_active_vectors()
+        if staged:
+            ids, vectors = load_staged_vectors(version=version)
+        else:
+            ids, vectors = load_active_vectors(Crop.objects.filter(embedder_version=version))
         # Crops committed while we read are ranked in SQL with the newer ids (search.candidates).
         ids, vectors = ids[ids <= max_crop_id], vectors[ids <= max_crop_id]
         config = ann.IndexConfig(kind) if kind else ann.choose_config(len(ids))
         build.kind, build.params = config.factory, dict(config.params)
         index = ann.make_index(vectors, ids, config, settings.ANN_USE_GPU if use_gpu is None else use_gpu)
         build.size = build.trained_size = len(ids)
-        build.embedder_version = embedder_version(ids)
         finish(build, index)
     return build
 
@@ -179,19 +206,14 @@ def index_writer() -> Iterator[None]:
 
 def waiting_crops(*, at_least: int) -> bool:
     """True when at least ``at_least`` active crops wait outside the served index (or there is none)."""
-    build = latest_ready_build()
+    build = latest_ready_build(version=served_embedder_version())
     return build is None or tail(build)[: max(at_least, 1)].count() >= at_least
 
 
 def index_is_current() -> bool:
-    """True when the newest ready build holds every active crop (hidden ones are filtered at query time)."""
-    build = latest_ready_build()
+    """True when the served build holds every active crop (hidden ones are filtered at query time)."""
+    build = latest_ready_build(version=served_embedder_version())
     return build is not None and not tail(build).exists()
-
-
-def embedder_version(ids) -> str:
-    versions = Crop.objects.filter(pk__in=[int(i) for i in ids[:1]]).values_list("embedder_version", flat=True)
-    return next(iter(versions), "")
 
 
 def mark_stale_builds_failed() -> None:
@@ -201,20 +223,32 @@ def mark_stale_builds_failed() -> None:
 
 
 def prune_builds(keep: int) -> int:
-    """Delete all but the newest ``keep`` ready builds, and old failed ones, with their files."""
-    ready = IndexBuild.objects.filter(status=IndexBuild.Status.READY).order_by("-created", "-pk")
-    doomed = list(ready[keep:])
+    """Delete all but the newest ``keep`` ready builds of the served embedder, and old failed ones, with their files.
+
+    Builds of another embedder go once a build of the served one is newer: until its
+    switch, a re-embed's new build waits beside the served ones (indexing.reembed).
+    """
+    ready = list(IndexBuild.objects.filter(status=IndexBuild.Status.READY).order_by("-created", "-pk"))
+    version = served_embedder_version()
+    served = [build for build in ready if build.embedder_version == version]
+    waiting = [build for build in ready if served and build.created > served[0].created]
+    kept = {build.pk for build in (served[:keep] + waiting if served else ready[:keep])}
+    doomed = [build for build in ready if build.pk not in kept]
     doomed += list(IndexBuild.objects.filter(status=IndexBuild.Status.FAILED).order_by("-created")[keep:])
     for build in doomed:
         if build.file:
             build.file.delete(save=False)
         build.delete()
-    index_files.forget_cached(set(ready.values_list("pk", flat=True)[:keep]))
+    index_files.forget_cached(kept)
     return len(doomed)
 
 
-def latest_ready_build() -> IndexBuild | None:
-    return IndexBuild.objects.filter(status=IndexBuild.Status.READY).order_by("-created", "-pk").first()
+def latest_ready_build(*, version: str | None = None) -> IndexBuild | None:
+    """The newest ready build, of embedder ``version`` when given (what search and updates want)."""
+    ready = IndexBuild.objects.filter(status=IndexBuild.Status.READY)
+    if version is not None:
+        ready = ready.filter(embedder_version=version)
+    return ready.order_by("-created", "-pk").first()
 
 
 def load_build(build: IndexBuild):

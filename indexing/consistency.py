@@ -22,6 +22,7 @@ from django.core.files.storage import default_storage
 
 from indexing import builds
 from indexing.models import Crop, IndexBuild, SourceImage, index_storage
+from indexing.served_models import served_embedder_version
 from indexing.stored_files import walk_files
 
 MEDIA_PREFIXES = ("images", "crops")
@@ -75,8 +76,8 @@ def check_index_files(report: Report) -> None:
 
 
 def check_served_index(report: Report) -> None:
-    """The newest ready build's ids against the crops."""
-    build = builds.latest_ready_build()
+    """The served build's ids against the crops of its embedder."""
+    build = builds.latest_ready_build(version=served_embedder_version())
     if build is None:
         return
     report.build_id = build.pk
@@ -88,7 +89,9 @@ def check_served_index(report: Report) -> None:
     rows = dict(Crop.objects.filter(pk__in=list(in_index)).values_list("pk", "is_active"))
     report.index_ids_without_crop = sorted(in_index - set(rows))
     report.awaiting_compaction = sum(1 for active in rows.values() if not active)
-    covered = Crop.objects.filter(is_active=True, pk__lte=build.max_crop_id).values_list("pk", flat=True)
+    covered = Crop.objects.filter(
+        is_active=True, pk__lte=build.max_crop_id, embedder_version=build.embedder_version
+    ).values_list("pk", flat=True)
     report.active_crops_missing_from_index = sorted(set(covered) - in_index)
 
 

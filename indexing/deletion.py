@@ -26,6 +26,7 @@ from django.db import transaction
 
 from indexing import builds, jobs
 from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, SourceImage
+from indexing.served_models import served_embedder_version
 from indexing.stored_files import delete_files, walk_files
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def refresh_served_index(*, queue: bool = False) -> IndexBuild | None:
     The one place deletion touches the index: a compaction can take its place later.
     Nothing to do when no build is served (search reads pgvector then).
     """
-    if builds.latest_ready_build() is None:
+    if builds.latest_ready_build(version=served_embedder_version()) is None:
         return None
     if queue and (settings.CELERY_TASK_ALWAYS_EAGER or settings.CELERY_BROKER_URL):
         jobs.queue_index_update(rebuild=True)

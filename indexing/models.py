@@ -73,13 +73,15 @@ def stored_extension(filename: str) -> str:
     return extension if extension in STORED_EXTENSIONS else ".bin"
 
 
-def crop_file_name(image: SourceImage, index: int, extension: str = ".jpg") -> str:
+def crop_file_name(image: SourceImage, index: int, extension: str = ".jpg", *, tag: str = "") -> str:
     """``crops/<dataset>/<sha[:2]>/<sha256>_<index>.jpg``: the name of an image's index-th crop.
 
     Deterministic, so a batch redelivered after a crash overwrites its files instead of
-    duplicating them (indexing.pipeline writes its JPEG crops under it).
+    duplicating them (indexing.pipeline writes its JPEG crops under it). A redetect
+    ``tag``s its crops' names, so they never overwrite the files of the crops they replace.
     """
-    return f"crops/{image.dataset_id}/{image.sha256[:2]}/{image.sha256}_{index}{extension}"
+    stem = f"{image.sha256}_{tag}_{index}" if tag else f"{image.sha256}_{index}"
+    return f"crops/{image.dataset_id}/{image.sha256[:2]}/{stem}{extension}"
 
 
 def crop_image_path(instance: Crop, filename: str) -> str:
@@ -259,3 +261,4 @@ from indexing.duplicate_models import (  # noqa: E402, F401
     PhotoFingerprint,
     Tier,
 )
+from indexing.model_change_models import ModelChange, StagedEmbedding  # noqa: E402, F401

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 from PIL import Image
 
-from indexing import duplicate_ingest
+from indexing import duplicate_ingest, served_models
 from indexing.models import SourceImage
+from indexing.served_models import ModelChanged
 from indexing.store import AnalysedImage, store_batch
 from indexing.vision.crops import CropPolicy, PlannedCrop, plan_crops
-from indexing.vision.detector import Detector, get_detector
-from indexing.vision.embedder import Embedder, get_embedder
+from indexing.vision.detector import Detector
+from indexing.vision.embedder import Embedder
 from indexing.vision.errors import ImageError, ModelLoadError
 from indexing.vision.images import load_image
 
@@ -59,7 +60,25 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
     if not decoded:
         return result
     pixels_of = {image.pk: pixels for image, pixels in decoded}
-    detector, embedder, policy = get_detector(), get_embedder(), CropPolicy.from_settings()
+    try:
+        analysed, stored = analyse_and_store(decoded, result)
+    except ModelChanged as exc:  # a re-embed switched models while this batch ran: make it again
+        logger.info("Batch made again with the models now served: %s", exc)
+        analysed, stored = analyse_and_store(decoded, result)
+    result.done = len(stored)
+    result.crops = sum(len(a.crops) for a in analysed if a.image.pk in stored)
+    result.skipped += len(analysed) - len(stored)
+    for a in analysed:
+        if a.image.pk in stored:
+            duplicate_ingest.after_indexed(a.image, pixels_of[a.image.pk])  # --- duplicates: fingerprint, group ---
+    return result
+
+
+def analyse_and_store(
+    decoded: Sequence[tuple[SourceImage, Image.Image]], result: BatchResult
+) -> tuple[list[AnalysedImage], set[int]]:
+    """Run the served models over the decoded images and store the crops; images the models fail on are marked."""
+    detector, embedder, policy = served_models.detector(), served_models.embedder(), CropPolicy.from_settings()
     outcomes = analyse_batch([pixels for _, pixels in decoded], detector, embedder, policy)
     analysed = []
     for (image, pixels), outcome in zip(decoded, outcomes, strict=True):
@@ -70,13 +89,7 @@ def process_images(image_ids: Sequence[int]) -> BatchResult:
             continue
         analysed.append(AnalysedImage(image, pixels.size, *outcome))
     stored = store_batch(analysed, detector_version=detector.version, embedder_version=embedder.version)
-    result.done = len(stored)
-    result.crops = sum(len(a.crops) for a in analysed if a.image.pk in stored)
-    result.skipped += len(analysed) - len(stored)
-    for a in analysed:
-        if a.image.pk in stored:
-            duplicate_ingest.after_indexed(a.image, pixels_of[a.image.pk])  # --- duplicates: fingerprint, group ---
-    return result
+    return analysed, stored
 
 
 # An image's crops and their vectors, or why the models failed on it.

@@ -21,7 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from indexing.models import SourceImage, crop_file_name
+from indexing.models import Crop, SourceImage, crop_file_name
+from indexing.served_models import require_served
+from indexing.stored_files import delete_files
 from indexing.vectors import copy_crop_rows, lock_for_store
 from indexing.vision.crops import PlannedCrop
 
@@ -50,6 +52,7 @@ def store_batch(analysed: Sequence[AnalysedImage], *, detector_version: str, emb
     now = timezone.now()
     with transaction.atomic():
         lock_for_store()
+        require_served(embedder_version=embedder_version, detector_version=detector_version)
         # Only the images' rows, in id order: the model's default ordering joins the dataset, and
         # FOR UPDATE would lock its row too, serialising every worker's store step on it.
         pending = set(
@@ -76,19 +79,49 @@ def store_batch(analysed: Sequence[AnalysedImage], *, detector_version: str, emb
     return pending
 
 
-def save_crop_files(analysed: Sequence[AnalysedImage]) -> dict[int, list[str]]:
+def replace_crops(
+    analysed: Sequence[AnalysedImage], *, detector_version: str, embedder_version: str, tag: str, also=None
+) -> int:
+    """Each image's crops replaced by the given ones, in one transaction (a redetect); ``also()`` runs in it.
+
+    The new files have ``tag``ged names, written first; the old files go once the
+    transaction has committed. Returns how many crops were written.
+    """
+    names = save_crop_files(analysed, tag=tag)
+    now = timezone.now()
+    image_ids = [a.image.pk for a in analysed]
+    with transaction.atomic():
+        lock_for_store()
+        require_served(embedder_version=embedder_version, detector_version=detector_version)
+        old = Crop.objects.filter(image_id__in=image_ids)
+        old_files = set(old.exclude(file="").values_list("file", flat=True))
+        old.delete()
+        copy_crop_rows(
+            (a.image.pk, crop.label, crop.confidence, *crop.box, name, vector, detector_version, embedder_version)
+            + (True, now)
+            for a in analysed
+            for crop, name, vector in zip(a.crops, names[a.image.pk], a.vectors, strict=True)
+        )
+        if also is not None:
+            also()
+        stale_files = sorted(old_files - {name for batch in names.values() for name in batch})
+        transaction.on_commit(lambda: delete_files(default_storage, stale_files))
+    return sum(len(a.crops) for a in analysed)
+
+
+def save_crop_files(analysed: Sequence[AnalysedImage], *, tag: str = "") -> dict[int, list[str]]:
     """Each image's crop files, written by a few threads: storage calls wait on disk or network."""
-    jobs = [(a.image, i, crop.pixels) for a in analysed for i, crop in enumerate(a.crops)]
+    jobs = [(a.image, i, crop.pixels, tag) for a in analysed for i, crop in enumerate(a.crops)]
     with ThreadPoolExecutor(max_workers=FILE_WRITERS) as pool:
         saved = list(pool.map(lambda job: save_crop_file(*job), jobs))
     names: dict[int, list[str]] = {a.image.pk: [] for a in analysed}
-    for (image, _, _), name in zip(jobs, saved, strict=True):
+    for (image, _, _, _), name in zip(jobs, saved, strict=True):
         names[image.pk].append(name)
     return names
 
 
-def save_crop_file(image: SourceImage, index: int, pixels: Image.Image) -> str:
-    name = crop_file_name(image, index)
+def save_crop_file(image: SourceImage, index: int, pixels: Image.Image, tag: str = "") -> str:
+    name = crop_file_name(image, index, tag=tag)
     buffer = io.BytesIO()
     pixels.save(buffer, format="JPEG", quality=CROP_JPEG_QUALITY)
     if default_storage.exists(name):

@@ -1,4 +1,4 @@
-"""Celery tasks, routed to the ``gpu`` queue: each is one call into indexing.jobs, builds or deletion.
+"""Celery tasks, routed to the ``gpu`` queue: each is one call into indexing.jobs, builds, deletion or model_changes.
 
 ``acks_late`` + ``reject_on_worker_lost``: a batch whose worker dies is delivered
 again, and the job runner makes that redelivery harmless (images already done are
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from indexing import builds, deletion, duplicate_groups, jobs
+from indexing import builds, deletion, duplicate_groups, jobs, model_changes
 
 RETRY = dict(
     acks_late=True,
@@ -50,3 +50,9 @@ def delete_dataset_task(dataset_id: int) -> int:
 def recompute_duplicates_task(dataset_id: int) -> int:
     """Match a dataset's photos again (admin action, API); returns how many joined a group."""
     return duplicate_groups.recompute_dataset(dataset_id=dataset_id)
+
+
+@shared_task(**RETRY)
+def model_change_task(change_id: int) -> str:
+    """Re-embed or redetect (indexing.model_changes), resuming where a dead worker stopped; returns its status."""
+    return model_changes.run_change(change_id=change_id).status

@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
-from indexing.models import Crop
+from indexing.models import Crop, StagedEmbedding
 
 CHUNK_ROWS = 20_000
 
@@ -31,21 +31,37 @@ def iter_active_vectors(
     crops: QuerySet[Crop] | None = None, chunk_rows: int = CHUNK_ROWS
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (ids int64, vectors float32) chunks of the active crops (of ``crops`` when given), by id."""
-    table = Crop._meta.db_table
     where, params = "is_active", []
     if crops is not None:
         subquery, params = crops.values("pk").query.sql_with_params()
         where = f"is_active AND id IN ({subquery})"
+    select = f"SELECT id, embedding FROM {Crop._meta.db_table} WHERE {where} AND id > %s ORDER BY id LIMIT %s"
+    yield from iter_vector_rows(select, list(params), chunk_rows)
+
+
+def load_staged_vectors(*, version: str) -> tuple[np.ndarray, np.ndarray]:
+    """The active crops' (ids, vectors) of embedder ``version``: staged by a re-embed, or their own if already of it.
+
+    What the index a re-embed switches to is built from (indexing.reembed).
+    """
+    crops = Crop._meta.db_table
+    select = (
+        f"SELECT id, embedding FROM (SELECT s.crop_id AS id, s.embedding FROM {StagedEmbedding._meta.db_table} s "
+        f"JOIN {crops} c ON c.id = s.crop_id WHERE c.is_active AND s.version = %s "
+        f"UNION ALL SELECT id, embedding FROM {crops} WHERE is_active AND embedder_version = %s) v "
+        "WHERE id > %s ORDER BY id LIMIT %s"
+    )
+    return concatenated(iter_vector_rows(select, [version, version], CHUNK_ROWS))
+
+
+def iter_vector_rows(select: str, params: list, chunk_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Run ``select`` (id, vector; its last two parameters: after this id, at most this many) chunk by chunk."""
     last_id = 0
     connection.ensure_connection()
     # Django's cursors bind parameters client-side, which rules out binary results.
     with psycopg.Cursor(connection.connection) as raw:
         while True:
-            raw.execute(
-                f"SELECT id, embedding FROM {table} WHERE {where} AND id > %s ORDER BY id LIMIT %s",
-                [*params, last_id, chunk_rows],
-                binary=True,
-            )
+            raw.execute(select, [*params, last_id, chunk_rows], binary=True)
             rows = raw.fetchall()
             if not rows:
                 return
@@ -57,7 +73,11 @@ def iter_active_vectors(
 
 def load_active_vectors(crops: QuerySet[Crop] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The active crops' (ids, vectors), of ``crops`` when given; empty arrays when there are none."""
-    chunks = list(iter_active_vectors(crops))
+    return concatenated(iter_active_vectors(crops))
+
+
+def concatenated(chunks: Iterable[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    chunks = list(chunks)
     if not chunks:
         return np.empty(0, dtype=np.int64), np.empty((0, Crop._meta.get_field("embedding").dimensions), np.float32)
     return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])

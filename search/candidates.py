@@ -9,6 +9,9 @@ Every query has two sources of candidates:
 Candidates are then checked against PostgreSQL (search.results.hydrate), so a hidden
 or deleted crop still in the index is never returned. With no build yet, PostgreSQL
 ranks every crop exactly.
+
+Vectors are compared only with vectors of the same embedder ``version``: the build is
+the newest of that version, and the SQL steps keep that version's crops.
 """
 
 from __future__ import annotations
@@ -24,21 +27,24 @@ from search.results import SearchResult, active_crops, hydrate, to_result
 
 
 def search_vectors(
-    vectors: np.ndarray, k: int, crop_filter: CropFilter | None, min_score: float | None
+    vectors: np.ndarray, k: int, crop_filter: CropFilter | None, min_score: float | None, *, version: str
 ) -> list[list[SearchResult]]:
-    """For each query vector, the ``k`` best active crops (crop filter and score floor applied)."""
-    loaded = index_holder.current()
+    """For each query vector (made by embedder ``version``), the ``k`` best active crops of that embedder.
+
+    The crop filter and score floor are applied.
+    """
+    loaded = index_holder.current(version=version)
     crop_filter = crop_filter or NO_FILTER
     return [
         search_faiss(vector, k, crop_filter, min_score, loaded)
         if loaded
-        else search_pgvector(vector, k, crop_filter, min_score)
+        else search_pgvector(vector, k, crop_filter, min_score, version)
         for vector in np.asarray(vectors, dtype=np.float32)
     ]
 
 
-def search_pgvector(vector: np.ndarray, k: int, crop_filter: CropFilter, min_score) -> list[SearchResult]:
-    crops = crop_filter.apply(active_crops())
+def search_pgvector(vector: np.ndarray, k: int, crop_filter: CropFilter, min_score, version: str) -> list[SearchResult]:
+    crops = crop_filter.apply(active_crops().filter(embedder_version=version))
     results = [to_result(crop, 1.0 - crop.distance) for crop in exact_nearest(crops, vector, k)]
     return [r for r in results if min_score is None or r.score >= min_score]
 
@@ -69,5 +75,6 @@ def search_faiss(
 
 def tail_candidates(vector: np.ndarray, k: int, crop_filter: CropFilter, loaded: LoadedIndex) -> dict[int, float]:
     """The ``k`` best crops the loaded build does not hold, ranked by pgvector: {id: score}."""
-    crops = crop_filter.apply(builds.crops_outside(max_crop_id=loaded.max_crop_id, built_at=loaded.built_at))
+    outside = builds.crops_outside(max_crop_id=loaded.max_crop_id, built_at=loaded.built_at, version=loaded.version)
+    crops = crop_filter.apply(outside)
     return nearest_ids(crops, vector, k)

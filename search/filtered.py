@@ -44,7 +44,8 @@ def filtered_subset(crop_filter: CropFilter, loaded: LoadedIndex) -> tuple[np.nd
         if key in _subsets:
             _subsets.move_to_end(key)
             return _subsets[key]
-    crops = crop_filter.apply(Crop.objects.filter(is_active=True, pk__lte=loaded.max_crop_id))
+    indexed = Crop.objects.filter(is_active=True, pk__lte=loaded.max_crop_id, embedder_version=loaded.version)
+    crops = crop_filter.apply(indexed)
     subset = None
     if crops[: settings.SEARCH_FILTER_EXACT_MAX + 1].count() <= settings.SEARCH_FILTER_EXACT_MAX:
         ids, vectors = load_active_vectors(crops)

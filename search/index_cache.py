@@ -29,6 +29,7 @@ class LoadedIndex:
     build_id: int
     max_crop_id: int  # crops with larger ids are not in the index: ranked in SQL (search.candidates)
     built_at: datetime  # crops shown again after this may be missing from it: ranked in SQL too
+    version: str  # the embedder whose vectors it holds: queries of another are never compared with them
     index: faiss.Index  # memory-mapped: a host's web processes share one copy
 
 
@@ -38,17 +39,24 @@ class IndexHolder:
         self._loaded: LoadedIndex | None = None
         self._checked_at = float("-inf")
 
-    def current(self) -> LoadedIndex | None:
-        """The newest ready build's index, or None when there is no build yet."""
-        if time.monotonic() - self._checked_at >= settings.SEARCH_INDEX_CHECK_SECONDS:
-            self._refresh()
-        return self._loaded
+    def current(self, *, version: str) -> LoadedIndex | None:
+        """The newest ready build of embedder ``version``, or None when there is none yet.
 
-    def _refresh(self) -> None:
+        Asked for another version than the one held (a re-embed just switched), it looks at once.
+        """
+        stale = time.monotonic() - self._checked_at >= settings.SEARCH_INDEX_CHECK_SECONDS
+        if stale or (self._loaded is not None and self._loaded.version != version):
+            self._refresh(version)
+        loaded = self._loaded
+        return loaded if loaded is not None and loaded.version == version else None
+
+    def _refresh(self, version: str) -> None:
         with self._lock:
-            if time.monotonic() - self._checked_at < settings.SEARCH_INDEX_CHECK_SECONDS:
+            held = self._loaded
+            fresh = time.monotonic() - self._checked_at < settings.SEARCH_INDEX_CHECK_SECONDS
+            if fresh and (held is None or held.version == version):
                 return  # another thread refreshed while we waited
-            newest = builds.latest_ready_build()
+            newest = builds.latest_ready_build(version=version)
             self._checked_at = time.monotonic()
             if newest is None:
                 self._loaded = None
@@ -70,7 +78,7 @@ class IndexHolder:
             build.size,
             time.perf_counter() - started,
         )
-        return LoadedIndex(build.pk, build.max_crop_id, build.created, index)
+        return LoadedIndex(build.pk, build.max_crop_id, build.created, build.embedder_version, index)
 
     def reset(self) -> None:
         with self._lock:

@@ -45,6 +45,7 @@ def stable_order(results: list) -> list:
 def pages(
     vectors: np.ndarray,
     *,
+    version: str,
     k: int,
     offset: int,
     crop_filter: CropFilter | None,
@@ -59,7 +60,7 @@ def pages(
     wanted = offset + k + 1
     depth = min(wanted * (COLLAPSE_OVERFETCH if collapse else 1), settings.SEARCH_MAX_DEPTH)
     found = []
-    for ranked in search_vectors(vectors, depth, crop_filter, min_score):
+    for ranked in search_vectors(vectors, depth, crop_filter, min_score, version=version):
         ranked = stable_order(ranked)
         if collapse:
             ranked = collapse_by_group(ranked, wanted)

@@ -65,7 +65,7 @@ def validate_match(match: str | None) -> str:
 
 
 def rank_photos(
-    vectors: np.ndarray, *, k: int, match: str, crop_filter: CropFilter | None, min_score: float | None
+    vectors: np.ndarray, *, version: str, k: int, match: str, crop_filter: CropFilter | None, min_score: float | None
 ) -> list[PhotoResult]:
     """The ``k`` best photos for the query vectors (one per query object), best first.
 
@@ -73,7 +73,7 @@ def rank_photos(
     """
     from search.services import search_vectors  # the core; services imports this package's modules
 
-    per_object = search_vectors(vectors, settings.SEARCH_PHOTO_CANDIDATES, crop_filter, min_score)
+    per_object = search_vectors(vectors, settings.SEARCH_PHOTO_CANDIDATES, crop_filter, min_score, version=version)
     by_photo: dict[int, dict[int, object]] = {}
     for index, results in enumerate(per_object):
         for result in results:  # best first: the first crop seen of a photo is its best
@@ -130,7 +130,8 @@ def search_photos(
         objects = [QueryObject(None, None, (0.0, 0.0, float(width), float(height)))]
         pixels = [image]
         message = "No object of the searchable classes was found: photos with crops like the whole photo."
-    ranked = rank_photos(photos.embed(pixels), k=k, match=match, crop_filter=crop_filter, min_score=min_score)
+    vectors, version = photos.embed(pixels)
+    ranked = rank_photos(vectors, version=version, k=k, match=match, crop_filter=crop_filter, min_score=min_score)
     width, height = image.size
     preview = photos.preview(image, preview_side) if preview_side else None
     return PhotoSearch(match, objects, ranked, message, width, height, not found.crops, preview)

@@ -16,9 +16,8 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
+from indexing import served_models
 from indexing.vision.crops import CropPolicy, PlannedCrop, crop_box, plan_crops
-from indexing.vision.detector import get_detector
-from indexing.vision.embedder import get_embedder
 from indexing.vision.errors import ImageError, ModelLoadError
 from indexing.vision.images import load_image
 from search.errors import PhotoNotSearchable, SearchInputError
@@ -65,7 +64,7 @@ def find_objects(image: Image.Image) -> FoundObjects:
     Every object costs a crop, an embedding and a vector search: a crowd photo with 48
     people would hold a worker for each of them. The cap applies before cropping.
     """
-    detector, policy = get_detector(), CropPolicy.from_settings()  # a load failure stays a 503
+    detector, policy = served_models.detector(), CropPolicy.from_settings()  # a load failure stays a 503
     with model_step("object detector"):
         detections = detector.detect([image])[0]
     usable = [d for d in detections if crop_box(d.box, image.size, policy) is not None]
@@ -73,10 +72,11 @@ def find_objects(image: Image.Image) -> FoundObjects:
     return FoundObjects(plan_crops(image, usable[: settings.SEARCH_MAX_QUERY_OBJECTS], policy), len(usable))
 
 
-def embed(pixels: Sequence[Image.Image]) -> np.ndarray:
-    embedder = get_embedder()
+def embed(pixels: Sequence[Image.Image]) -> tuple[np.ndarray, str]:
+    """The pixels' vectors, and the version of the model that made them (search compares only its own)."""
+    embedder = served_models.embedder()
     with model_step("image embedder"):
-        return embedder.embed_images(pixels)
+        return embedder.embed_images(pixels), embedder.version
 
 
 def preview(image: Image.Image, max_side: int) -> Image.Image:

@@ -15,8 +15,8 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
+from indexing import served_models
 from indexing.models import Crop
-from indexing.vision.embedder import get_embedder
 from search import paging, photos, regions
 from search.candidates import search_vectors
 from search.errors import CropNotFound, PhotoNotSearchable, SearchInputError, UploadTooLarge
@@ -103,9 +103,16 @@ def search_text_page(
     k, min_score = validate_k(k), validate_min_score(min_score)
     crop_filter = build_filter(labels=labels, datasets=datasets, splits=splits)
     offset = paging.validate_offset(offset, k)
-    vector = get_embedder().embed_texts([query])[0]
+    embedder = served_models.embedder()
+    vector = embedder.embed_texts([query])[0]
     return paging.pages(
-        vector[None, :], k=k, offset=offset, crop_filter=crop_filter, min_score=min_score, collapse=collapse_duplicates
+        vector[None, :],
+        version=embedder.version,
+        k=k,
+        offset=offset,
+        crop_filter=crop_filter,
+        min_score=min_score,
+        collapse=collapse_duplicates,
     )[0]
 
 
@@ -161,9 +168,15 @@ def search_image(
             f"No object of the searchable classes ({', '.join(settings.DETECTOR_CLASSES)}) was found, "
             "so the whole photo was used as the query."
         )
-    vectors = photos.embed(pixels)
+    vectors, version = photos.embed(pixels)
     found_pages = paging.pages(
-        vectors, k=k, offset=offset, crop_filter=crop_filter, min_score=min_score, collapse=collapse_duplicates
+        vectors,
+        version=version,
+        k=k,
+        offset=offset,
+        crop_filter=crop_filter,
+        min_score=min_score,
+        collapse=collapse_duplicates,
     )
     for query_object, page in zip(objects, found_pages, strict=True):
         query_object.results, query_object.next_offset = page.results, page.next_offset
@@ -187,10 +200,11 @@ def similar_to_crop(crop_id: int, k: int | None = None) -> list[SearchResult]:
     An inactive crop is not found, as everywhere else: curation hides it entirely.
     """
     k = validate_k(k)
-    vector = Crop.objects.filter(pk=crop_id, is_active=True).values_list("embedding", flat=True).first()
-    if vector is None:
+    row = Crop.objects.filter(pk=crop_id, is_active=True).values_list("embedding", "embedder_version").first()
+    if row is None:
         raise CropNotFound(f"There is no crop {crop_id}.")
-    results = search_vectors(np.asarray(vector, dtype=np.float32)[None, :], k + 1, NO_FILTER, None)[0]
+    vector, version = row  # compared with the crops of its own model only
+    results = search_vectors(np.asarray(vector, dtype=np.float32)[None, :], k + 1, NO_FILTER, None, version=version)[0]
     return [r for r in results if r.crop_id != crop_id][:k]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.core.files.base import ContentFile
 from PIL import Image
 
@@ -48,7 +50,20 @@ def make_crop(image: SourceImage, embedding: np.ndarray, label: str = "person", 
         y2=40,
         embedding=embedding,
         detector_version="test-detector",
-        embedder_version="test-embedder",
+        embedder_version=configured_embedder_version(),
     )
     values.update(fields)
     return Crop.objects.create(**values)
+
+
+def configured_embedder_version() -> str:
+    """The version the configured CLIP stamps, when it is a local test CLIP; "test-embedder" otherwise.
+
+    Search compares a query only with crops of its own embedder's version, so crops made
+    here for a test with the real models must look made by that CLIP.
+    """
+    if not Path(settings.CLIP_MODEL).is_dir():
+        return "test-embedder"
+    from indexing.vision.embedder import get_embedder
+
+    return get_embedder().version

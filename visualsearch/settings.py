@@ -256,6 +256,10 @@ INDEXING_BATCH_SIZE = env.int("INDEXING_BATCH_SIZE", default=16)
 INDEXING_JOB_STALE_SECONDS = env.int(
     "INDEXING_JOB_STALE_SECONDS", default=CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] + 600
 )
+# Model changes (indexing/reembed.py, indexing/redetect.py): crops re-embedded, or photos detected
+# again, per transaction; progress and resume points commit with each batch.
+MODEL_CHANGE_BATCH_SIZE = env.int("MODEL_CHANGE_BATCH_SIZE", default=256)
+REDETECT_BATCH_SIZE = env.int("REDETECT_BATCH_SIZE", default=16)
 # Dataset deletion (indexing/deletion.py): photos deleted per transaction, with their files;
 # datasets with more photos than DATASET_DELETE_INLINE_MAX are deleted by a Celery job.
 DATASET_DELETE_BATCH_SIZE = env.int("DATASET_DELETE_BATCH_SIZE", default=200)

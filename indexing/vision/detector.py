@@ -24,7 +24,7 @@ from PIL import Image
 from indexing.vision.checksums import WeightsFile
 from indexing.vision.device import choose_device
 from indexing.vision.errors import ModelLoadError
-from indexing.vision.loading import LazyModel
+from indexing.vision.loading import ModelsBySource
 from indexing.vision.weights import configured_weights_spec, resolve_detector_weights
 from indexing.vision.yolov5_env import fix_checkpoint_model, make_checkpoints_loadable
 
@@ -202,13 +202,18 @@ def _load_checkpoint(weights: WeightsFile, device: torch.device) -> torch.nn.Mod
     return fix_checkpoint_model(model).to(device)
 
 
-_detector: LazyModel[Detector] = LazyModel(Detector)
+_detectors = ModelsBySource(lambda weights: Detector(weights or None))
 
 
-def get_detector() -> Detector:
-    """The process-wide detector, loaded from settings on first use."""
-    return _detector.get()
+def get_detector(weights: str | None = None) -> Detector:
+    """The process-wide detector of ``weights`` (the configured weights by default), loaded on first use."""
+    return _detectors.get(str(weights or ""))
+
+
+def release_detectors(*, keep: set[str]) -> None:
+    """Drop the loaded detectors of weights not in ``keep`` (a redetect moved away from them)."""
+    _detectors.release(keep=keep)
 
 
 def reset_detector() -> None:
-    _detector.reset()
+    _detectors.reset()

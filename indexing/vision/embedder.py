@@ -21,7 +21,7 @@ from PIL import Image
 from indexing.vision.device import choose_device
 from indexing.vision.downloads import hub_endpoint, require_reachable
 from indexing.vision.errors import ModelLoadError
-from indexing.vision.loading import LazyModel
+from indexing.vision.loading import ModelsBySource
 
 if TYPE_CHECKING:
     from transformers import CLIPModel, CLIPProcessor
@@ -168,13 +168,22 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else "no details"
 
 
-_embedder: LazyModel[Embedder] = LazyModel(Embedder)
+_embedders = ModelsBySource(Embedder)
 
 
-def get_embedder() -> Embedder:
-    """The process-wide embedder, loaded from settings on first use."""
-    return _embedder.get()
+def get_embedder(model: str | None = None) -> Embedder:
+    """The process-wide embedder of ``model`` (settings.CLIP_MODEL by default), loaded on first use.
+
+    A process holds one per model it was asked for: during a re-embed a worker needs
+    both the model search still serves and the one it moves to (indexing.served_models).
+    """
+    return _embedders.get(str(model or settings.CLIP_MODEL))
+
+
+def release_embedders(*, keep: set[str]) -> None:
+    """Drop the loaded embedders of models not in ``keep`` (a re-embed switched away from them)."""
+    _embedders.release(keep=keep)
 
 
 def reset_embedder() -> None:
-    _embedder.reset()
+    _embedders.reset()

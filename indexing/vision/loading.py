@@ -35,3 +35,28 @@ class LazyModel(Generic[T]):
         """Forget the instance (tests, or after settings change); the next get() reloads."""
         with self._lock:
             self._instance = None
+
+
+class ModelsBySource(Generic[T]):
+    """One LazyModel per source (a model id, a weights path): a process may need two at once."""
+
+    def __init__(self, factory: Callable[[str], T]) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._models: dict[str, LazyModel[T]] = {}
+
+    def get(self, source: str) -> T:
+        with self._lock:
+            lazy = self._models.get(source)
+            if lazy is None:
+                lazy = self._models[source] = LazyModel(lambda: self._factory(source))
+        return lazy.get()  # loads outside the lock: another source's callers need not wait
+
+    def release(self, *, keep: set[str]) -> None:
+        with self._lock:
+            for source in [s for s in self._models if s not in keep]:
+                del self._models[source]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._models.clear()

@@ -8,6 +8,7 @@ import pytest
 
 from indexing import builds, curation
 from indexing.models import Crop, IndexBuild
+from indexing.served_models import served_embedder_version
 from indexing.vectors import exact_nearest
 from search.candidates import search_vectors
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
@@ -29,7 +30,7 @@ def exact_top(query: np.ndarray, k: int = 10) -> list[int]:
 
 
 def served_top(query: np.ndarray, k: int = 10) -> list[int]:
-    return [r.crop_id for r in search_vectors(query[None, :], k, None, None)[0]]
+    return [r.crop_id for r in search_vectors(query[None, :], k, None, None, version=served_embedder_version())[0]]
 
 
 def test_new_crops_are_added_to_the_served_index_without_a_rebuild(image):

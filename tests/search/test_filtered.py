@@ -7,6 +7,7 @@ import pytest
 
 from indexing import builds
 from indexing.models import Crop
+from indexing.served_models import served_embedder_version
 from indexing.vectors import exact_nearest
 from search import filtered
 from search.candidates import search_vectors
@@ -41,10 +42,20 @@ def test_a_rare_label_gets_its_k_exact_nearest(settings):
     builds.update_index()
     late = make_crop(image, unit_vectors(1, seed=22)[0], label="sports ball")  # in the SQL tail
     for query in unit_vectors(10, seed=23):
-        found = [r.crop_id for r in search_vectors(query[None, :], 10, CropFilter(labels=("sports ball",)), None)[0]]
+        found = [
+            r.crop_id
+            for r in search_vectors(
+                query[None, :], 10, CropFilter(labels=("sports ball",)), None, version=served_embedder_version()
+            )[0]
+        ]
         assert found == exact_with_label(query, "sports ball", 10)
     query = np.asarray(late.embedding, dtype=np.float32)
-    assert search_vectors(query[None, :], 1, CropFilter(labels=("sports ball",)), None)[0][0].crop_id == late.pk
+    assert (
+        search_vectors(query[None, :], 1, CropFilter(labels=("sports ball",)), None, version=served_embedder_version())[
+            0
+        ][0].crop_id
+        == late.pk
+    )
 
 
 def test_a_wide_filter_uses_the_index_and_still_fills_k(settings):
@@ -54,6 +65,13 @@ def test_a_wide_filter_uses_the_index_and_still_fills_k(settings):
         make_crop(image, vector, label="sports ball" if i % 50 == 0 else "person")
     builds.update_index()
     query = unit_vectors(1, seed=25)[0]
-    results = search_vectors(query[None, :], 10, CropFilter(labels=("person",)), None)[0]
+    results = search_vectors(
+        query[None, :], 10, CropFilter(labels=("person",)), None, version=served_embedder_version()
+    )[0]
     assert len(results) == 10 and {r.label for r in results} == {"person"}
-    assert filtered.filtered_subset(CropFilter(labels=("person",)), index_holder.current()) is None
+    assert (
+        filtered.filtered_subset(
+            CropFilter(labels=("person",)), index_holder.current(version=served_embedder_version())
+        )
+        is None
+    )

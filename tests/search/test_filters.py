@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from indexing import builds
+from indexing.served_models import served_embedder_version
 from search import services
 from search.filters import CropFilter, build_filter
 from search.services import SearchInputError
@@ -32,13 +33,19 @@ def test_dataset_and_split_filters_keep_only_those_crops(two_datasets, use_build
         builds.publish_build()
     set1 = two_datasets[(1, "train")][0]
     query = two_datasets[(0, "train")][1].embedding  # set0's own crop is the nearest without a filter
-    everything = services.search_vectors(query[None, :], 10, None, None)[0]
+    everything = services.search_vectors(query[None, :], 10, None, None, version=served_embedder_version())[0]
     assert len(everything) == 4
-    in_set1 = services.search_vectors(query[None, :], 10, CropFilter(dataset_ids=(set1.pk,)), None)[0]
+    in_set1 = services.search_vectors(
+        query[None, :], 10, CropFilter(dataset_ids=(set1.pk,)), None, version=served_embedder_version()
+    )[0]
     assert {r.crop_id for r in in_set1} == {two_datasets[(1, s)][1].pk for s in ("train", "val")}
-    val_only = services.search_vectors(query[None, :], 10, CropFilter(splits=("val",)), None)[0]
+    val_only = services.search_vectors(
+        query[None, :], 10, CropFilter(splits=("val",)), None, version=served_embedder_version()
+    )[0]
     assert {r.crop_id for r in val_only} == {two_datasets[(d, "val")][1].pk for d in (0, 1)}
-    both = services.search_vectors(query[None, :], 10, CropFilter(dataset_ids=(set1.pk,), splits=("val",)), None)[0]
+    both = services.search_vectors(
+        query[None, :], 10, CropFilter(dataset_ids=(set1.pk,), splits=("val",)), None, version=served_embedder_version()
+    )[0]
     assert [r.crop_id for r in both] == [two_datasets[(1, "val")][1].pk]
 
 

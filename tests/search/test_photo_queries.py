@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from indexing import builds
 from indexing.models import SourceImage
+from indexing.served_models import served_embedder_version
 from search.photo_queries import rank_photos
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
 
@@ -43,7 +44,9 @@ def test_a_photo_holding_both_objects_ranks_above_photos_holding_one(photos_of_t
     if use_build:
         builds.publish_build()
     settings.SEARCH_PHOTO_CANDIDATES = 2  # "like" = among each object's 2 best crops
-    ranked = rank_photos(queries, k=10, match="any", crop_filter=None, min_score=None)
+    ranked = rank_photos(
+        queries, version=served_embedder_version(), k=10, match="any", crop_filter=None, min_score=None
+    )
     assert [p.image_id for p in ranked] == [made["both"].pk, made["only1"].pk, made["only2"].pk]
     both = ranked[0]
     assert both.score == pytest.approx(0.9, abs=1e-4)
@@ -51,16 +54,18 @@ def test_a_photo_holding_both_objects_ranks_above_photos_holding_one(photos_of_t
     assert [m.result.box for m in both.matches] == [(10, 12, 40, 44), (50, 5, 60, 30)]
     assert ranked[1].score == pytest.approx(0.5, abs=1e-4)  # one exact match of two objects
 
-    only_all = rank_photos(queries, k=10, match="all", crop_filter=None, min_score=None)
+    only_all = rank_photos(
+        queries, version=served_embedder_version(), k=10, match="all", crop_filter=None, min_score=None
+    )
     assert [p.image_id for p in only_all] == [made["both"].pk]
 
 
 def test_min_score_decides_what_counts_as_alike(photos_of_two_kinds, settings):
     queries, made = photos_of_two_kinds
     settings.SEARCH_PHOTO_CANDIDATES = 100  # every crop is a candidate: the floor decides
-    ranked = rank_photos(queries, k=10, match="all", crop_filter=None, min_score=0.8)
+    ranked = rank_photos(queries, version=served_embedder_version(), k=10, match="all", crop_filter=None, min_score=0.8)
     assert [p.image_id for p in ranked] == [made["both"].pk]
-    loose = rank_photos(queries, k=10, match="any", crop_filter=None, min_score=0.95)
+    loose = rank_photos(queries, version=served_embedder_version(), k=10, match="any", crop_filter=None, min_score=0.95)
     assert {p.image_id for p in loose} == {made["only1"].pk, made["only2"].pk}
 
 

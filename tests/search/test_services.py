@@ -7,6 +7,7 @@ import pytest
 
 from indexing import builds
 from indexing.models import Crop, SourceImage
+from indexing.served_models import served_embedder_version
 from search import services
 from search.services import SearchInputError
 from tests.search.conftest import index_files
@@ -57,7 +58,7 @@ def test_deactivated_crops_are_never_returned(indexed, use_build):
     assert services.similar_to_crop(Crop.objects.exclude(pk=crop.pk).first().pk, k=50)
     Crop.objects.filter(pk=crop.pk).update(is_active=False)
     vector = np.asarray(crop.embedding, dtype=np.float32)
-    results = services.search_vectors(vector[None, :], 50, None, None)[0]
+    results = services.search_vectors(vector[None, :], 50, None, None, version=served_embedder_version())[0]
     assert crop.pk not in {r.crop_id for r in results}
     with pytest.raises(services.CropNotFound):
         services.get_crop(crop.pk)
@@ -69,7 +70,7 @@ def test_crop_indexed_after_the_build_is_found_before_any_rebuild(indexed, coco_
     new_crop = Crop.objects.filter(image__dataset__name="later").first()
     assert new_crop is not None and new_crop.pk > build.max_crop_id
     vector = np.asarray(new_crop.embedding, dtype=np.float32)
-    results = services.search_vectors(vector[None, :], 3, None, None)[0]
+    results = services.search_vectors(vector[None, :], 3, None, None, version=served_embedder_version())[0]
     assert results[0].crop_id == new_crop.pk
 
 
@@ -77,9 +78,9 @@ def test_a_newer_build_is_swapped_in(indexed):
     from search.index_cache import index_holder
 
     first = builds.publish_build()
-    assert index_holder.current().build_id == first.pk
+    assert index_holder.current(version=served_embedder_version()).build_id == first.pk
     second = builds.publish_build()
-    assert index_holder.current().build_id == second.pk
+    assert index_holder.current(version=served_embedder_version()).build_id == second.pk
 
 
 def test_more_like_this_excludes_the_crop_itself(indexed):
@@ -126,5 +127,5 @@ def test_without_a_build_search_returns_k_results_when_most_near_crops_are_inact
     Crop.objects.filter(pk__in=hidden).update(is_active=False)
     expected = [crops[i].pk for i in nearest_first[150:160]]
 
-    results = services.search_vectors(query[None, :], 10, None, None)[0]
+    results = services.search_vectors(query[None, :], 10, None, None, version=served_embedder_version())[0]
     assert [r.crop_id for r in results] == expected
