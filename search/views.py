@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from PIL import Image
 
-from indexing import deletion, duplicate_selectors, recovery, selectors
+from indexing import deletion, duplicate_selectors, model_changes, recovery, selectors
 from indexing.jobs import IndexingUnavailable
 from indexing.models import DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset
 from search import filters, photo_queries, progress, services
@@ -173,7 +173,12 @@ def datasets(request: HttpRequest) -> HttpResponse:
     for dataset in found:
         for job in dataset.recent_jobs:
             job.eta = progress.eta_text(progress.eta_seconds(job))
-    context = {"datasets": found, "show_details": sees_details(request.user)}
+    context = {
+        "datasets": found,
+        "show_details": sees_details(request.user),
+        # Re-embeds and redetects: their progress, and which models the collection is made with.
+        "model_changes": model_changes.recent_changes(),
+    }
     return render(request, "search/datasets.html", context)
 
 

@@ -139,3 +139,14 @@ def fresh_index_holder(settings):
     index_holder.reset()
     yield
     index_holder.reset()
+
+
+@pytest.fixture
+def own_storage(settings, tmp_path) -> dict[str, str]:
+    """Media and index folders of this test alone, so check_consistency sees only its files.
+
+    Returns them as environment variables, for a worker of the test to use the same.
+    """
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.INDEX_ROOT = tmp_path / "indexes"
+    return {"MEDIA_ROOT": str(settings.MEDIA_ROOT), "INDEX_ROOT": str(settings.INDEX_ROOT)}

@@ -12,14 +12,7 @@ from indexing.consistency import check_consistency, index_ids
 from indexing.models import Crop, IndexBuild, SourceImage
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def own_storage(settings, tmp_path):
-    """Media and index folders of this test alone: the check sees every file in them."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.INDEX_ROOT = tmp_path / "indexes"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("own_storage")]
 
 
 @pytest.fixture

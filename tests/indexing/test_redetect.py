@@ -1,0 +1,103 @@
+"""Redetect with new weights: each photo's crops replaced in one transaction, resumable, files kept in step."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+from django.test import Client
+
+from indexing import builds, ingest, jobs, model_changes, redetect, served_models
+from indexing.consistency import check_consistency, index_ids
+from indexing.models import Crop, ModelChange
+from search import services
+from tests.factories import make_dataset
+
+
+@pytest.fixture
+def retrained_weights(tmp_path: Path, yolov5n_weights: Path) -> Path:
+    """ "Retrained" weights: the same checkpoint under another name, so another detector version."""
+    path = tmp_path / "yolov5n-retrained.pt"
+    shutil.copy(yolov5n_weights, path)
+    return path
+
+
+@pytest.fixture
+def indexed(real_models, coco_subset_files, fresh_index_holder, own_storage):
+    dataset = make_dataset("demo")
+    ingest.ingest_files(dataset, [(path, "") for path in coco_subset_files[:6]])
+    job, ids = jobs.create_job(dataset)
+    jobs.after_job(jobs.run_job(job, ids))
+    return dataset
+
+
+def crops_by_photo() -> dict[int, set[str]]:
+    """Each photo's set of detector versions among its crops."""
+    found: dict[int, set[str]] = {}
+    for image_id, version in Crop.objects.values_list("image_id", "detector_version"):
+        found.setdefault(image_id, set()).add(version)
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redetect_replaces_each_photos_crops_at_once_and_keeps_files_and_index_in_step(
+    indexed, retrained_weights, settings
+):
+    settings.REDETECT_BATCH_SIZE = 2
+    old_version = served_models.detector().version
+    old_files = set(Crop.objects.values_list("file", flat=True))
+    photos_with_crops = set(crops_by_photo())
+    change = redetect.start_redetect(weights=str(retrained_weights))
+    assert change.version != old_version and change.total == indexed.images.count()
+
+    seen = []
+
+    def mid_run(change: ModelChange) -> None:
+        by_photo = crops_by_photo()
+        seen.append(change.processed)
+        # Every photo has its old crops or its new ones: never a mix, never none.
+        assert set(by_photo) == photos_with_crops
+        assert all(len(versions) == 1 for versions in by_photo.values())
+        assert services.search_text("a photo of a person", k=3)
+
+    change = redetect.run_redetect(change_id=change.pk, progress=mid_run)
+    assert len(seen) >= 3 and change.status == ModelChange.Status.DONE
+    assert set(Crop.objects.values_list("detector_version", flat=True)) == {change.version}
+    assert served_models.detector().version == change.version  # new photos use it too
+    new_files = set(Crop.objects.values_list("file", flat=True))
+    assert not new_files & old_files
+    assert all(default_storage.exists(name) for name in new_files)
+    assert not any(default_storage.exists(name) for name in old_files)
+    build = builds.latest_ready_build(version=served_models.served_embedder_version())
+    assert set(index_ids(builds.load_build(build)).tolist()) >= set(Crop.objects.values_list("pk", flat=True))
+    assert check_consistency().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redetect_that_stopped_resumes_where_it_stopped(indexed, retrained_weights, settings, admin_user):
+    settings.REDETECT_BATCH_SIZE = 2
+    count_before = Crop.objects.count()
+    change = redetect.start_redetect(weights=str(retrained_weights))
+
+    def die(change: ModelChange) -> None:
+        raise RuntimeError("the worker died")
+
+    with pytest.raises(RuntimeError):
+        redetect.run_redetect(change_id=change.pk, progress=die)
+    change.refresh_from_db()
+    assert change.status == ModelChange.Status.FAILED and change.processed == 2
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get("/datasets").content.decode()
+    assert "Redetect" in page and "failed" in page and "2 of 6 photos" in page and "redetect --resume" in page
+
+    resumed = model_changes.run_change(change_id=model_changes.resume_open_change(kind=change.kind).pk)
+    assert (resumed.status, resumed.processed) == (ModelChange.Status.DONE, 6)
+    # The same weights find the same objects: each photo's crops were replaced once, not added twice.
+    assert Crop.objects.count() == count_before
+    assert set(Crop.objects.values_list("detector_version", flat=True)) == {change.version}
+    assert check_consistency().ok
+    with pytest.raises(model_changes.ChangeRefused, match="already detected"):
+        redetect.start_redetect(weights=str(retrained_weights))
