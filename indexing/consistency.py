@@ -35,6 +35,8 @@ class Report:
     rows_without_files: list[str] = field(default_factory=list)
     index_ids_without_crop: list[int] = field(default_factory=list)
     active_crops_missing_from_index: list[int] = field(default_factory=list)
+    # Crops another CLIP made than the served one: search never compares them (run reembed).
+    crops_of_other_embedders: int = 0
     awaiting_compaction: int = 0  # inactive crops still in the served build (not an error)
     build_id: int | None = None  # the build checked; None when none is served
 
@@ -45,6 +47,7 @@ class Report:
             or self.rows_without_files
             or self.index_ids_without_crop
             or self.active_crops_missing_from_index
+            or self.crops_of_other_embedders
         )
 
 
@@ -53,6 +56,7 @@ def check_consistency() -> Report:
     check_media(report)
     check_index_files(report)
     check_served_index(report)
+    report.crops_of_other_embedders = Crop.objects.exclude(embedder_version=served_embedder_version()).count()
     return report
 
 

@@ -19,7 +19,7 @@ from django.db import transaction
 
 from indexing.models import Crop, ModelChange
 from indexing.vision.detector import Detector, get_detector, release_detectors
-from indexing.vision.embedder import Embedder, get_embedder, release_embedders
+from indexing.vision.embedder import Embedder, get_embedder, loaded_embedders, release_embedders
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def embedder() -> Embedder:
     """The CLIP every query and every new crop is embedded with."""
     change = served_embedder_change()
     model = get_embedder(change.source if change else None)
-    if change is not None:
+    if change is not None and len(loaded_embedders()) > 1:
         # Once switched, the old model is no use to this process: give its memory back.
         release_embedders(keep={change.source, *open_change_sources(ModelChange.Kind.EMBEDDER)})
     return model

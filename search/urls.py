@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from search import api, datasets_api, duplicate_views, duplicates_api, views
+from search import api, datasets_api, duplicate_views, duplicates_api, model_changes_api, views
 
 app_name = "search"
 
@@ -13,6 +13,7 @@ api_patterns = [
     path("api/crops/<int:crop_id>", api.CropView.as_view(), name="api-crop"),
     path("api/crops/<int:crop_id>/similar", api.SimilarView.as_view(), name="api-crop-similar"),
     path("api/datasets", datasets_api.DatasetListView.as_view(), name="api-datasets"),
+    path("api/model-changes", model_changes_api.ModelChangeListView.as_view(), name="api-model-changes"),
     path("api/datasets/<int:dataset_id>", datasets_api.DatasetView.as_view(), name="api-dataset"),
     path("api/datasets/<int:dataset_id>/index", datasets_api.DatasetIndexView.as_view(), name="api-dataset-index"),
     path("api/index/rebuild", datasets_api.IndexRebuildView.as_view(), name="api-index-rebuild"),

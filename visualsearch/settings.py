@@ -358,6 +358,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Jobs and model changes both have a "status": each its own enum in the schema.
+    "ENUM_NAME_OVERRIDES": {"ModelChangeStatusEnum": "indexing.model_change_models.ModelChange.Status"},
 }
 
 # --- MLflow -------------------------------------------------------------------

@@ -180,6 +180,10 @@ def get_embedder(model: str | None = None) -> Embedder:
     return _embedders.get(str(model or settings.CLIP_MODEL))
 
 
+def loaded_embedders() -> set[str]:
+    return _embedders.sources()
+
+
 def release_embedders(*, keep: set[str]) -> None:
     """Drop the loaded embedders of models not in ``keep`` (a re-embed switched away from them)."""
     _embedders.release(keep=keep)

@@ -52,6 +52,10 @@ class ModelsBySource(Generic[T]):
                 lazy = self._models[source] = LazyModel(lambda: self._factory(source))
         return lazy.get()  # loads outside the lock: another source's callers need not wait
 
+    def sources(self) -> set[str]:
+        with self._lock:
+            return set(self._models)
+
     def release(self, *, keep: set[str]) -> None:
         with self._lock:
             for source in [s for s in self._models if s not in keep]:

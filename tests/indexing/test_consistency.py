@@ -75,6 +75,13 @@ def test_an_active_crop_missing_from_the_index_and_its_tail_is_an_error(collecti
     assert check_consistency().active_crops_missing_from_index == [newer.pk]
 
 
+def test_crops_of_another_clip_than_the_served_one_are_an_error(collection):
+    collection[0].embedder_version = "another-clip@0"
+    collection[0].save()
+    status, errors = run_check()
+    assert status == 1 and "1 crops made by another CLIP than the served one" in errors
+
+
 def test_a_deleted_index_file_is_a_row_without_file(collection):
     build = builds.latest_ready_build()
     build.file.storage.delete(build.file.name)

@@ -92,6 +92,12 @@ def test_a_redetect_that_stopped_resumes_where_it_stopped(indexed, retrained_wei
     client.force_login(admin_user)
     page = client.get("/datasets").content.decode()
     assert "Redetect" in page and "failed" in page and "2 of 6 photos" in page and "redetect --resume" in page
+    listed = client.get("/api/model-changes").json()
+    assert [(c["id"], c["kind"], c["status"], c["processed"], c["total"]) for c in listed] == [
+        (change.pk, "detector", "failed", 2, 6)
+    ]
+    assert "the worker died" in listed[0]["error"]
+    assert "worker died" not in Client().get("/api/model-changes").json()[0]["error"]  # staff only
 
     resumed = model_changes.run_change(change_id=model_changes.resume_open_change(kind=change.kind).pk)
     assert (resumed.status, resumed.processed) == (ModelChange.Status.DONE, 6)

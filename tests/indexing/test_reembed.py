@@ -116,6 +116,31 @@ def test_a_batch_embedded_before_the_switch_is_made_again_with_the_new_model(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_model_was_switched_while_it_ran_is_made_again(
+    indexed_demo, second_clip_dir, coco_subset_files, monkeypatch
+):
+    change = reembed.start_reembed(model=str(second_clip_dir))
+    real_embedder = served_models.embedder
+    calls = []
+
+    def switch_while_embedding():
+        model = real_embedder()  # the old model, as a worker had it loaded...
+        if not calls:  # ...when the re-embed switched, before this batch could store its crops
+            reembed.run_reembed(change_id=change.pk)
+        calls.append(model.version)
+        return model
+
+    monkeypatch.setattr(served_models, "embedder", switch_while_embedding)
+    dataset = make_dataset("during")
+    ingest.ingest_files(dataset, [(path, "") for path in coco_subset_files[6:8]])
+    job, ids = jobs.create_job(dataset)
+    job = jobs.run_job(job, ids)
+    assert calls == [calls[0], change.version] and calls[0] != change.version  # made once more, with the new one
+    assert job.processed_images == 2 and job.failed_images == 0
+    assert set(Crop.objects.values_list("embedder_version", flat=True)) == {change.version}
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_reembed_is_refused_for_the_served_model_and_while_another_is_open(indexed_demo, second_clip_dir, settings):
     with pytest.raises(model_changes.ChangeRefused, match="already embedded"):
         reembed.start_reembed()  # CLIP_MODEL: what every crop is made by

@@ -88,10 +88,10 @@ def test_healthz_says_which_model_is_missing_at_once(client, admin_client, setti
 
 @pytest.mark.django_db
 def test_healthz_finds_local_models_without_loading_them(admin_client, settings, yolov5n_weights, test_clip_dir):
-    from indexing.vision.detector import _detector
+    from indexing.vision.detector import _detectors
 
     settings.DETECTOR_WEIGHTS = str(yolov5n_weights)
     settings.CLIP_MODEL = str(test_clip_dir)
     models = admin_client.get("/healthz").json()["models"]
     assert models["ok"] is True and models["detector"] == {"ok": True} and models["clip"] == {"ok": True}
-    assert _detector._instance is None  # nothing was loaded to answer
+    assert not _detectors.sources()  # nothing was loaded to answer

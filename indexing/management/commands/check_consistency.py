@@ -13,7 +13,7 @@ class Command(BaseCommand):
     help = (
         "Check that stored files, rows and the served FAISS build agree. Exits 1 when anything is wrong: "
         "a file no row names, a row whose file is missing, an index id with no crop, an active crop "
-        "neither in the index nor newer than it."
+        "neither in the index nor newer than it, a crop of another CLIP than the served one."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,6 +32,11 @@ class Command(BaseCommand):
                 listed = ", ".join(str(item) for item in items[:show])
                 more = f" (and {len(items) - show} more)" if len(items) > show else ""
                 self.stderr.write(f"{len(items)} {what}: {listed}{more}")
+        if report.crops_of_other_embedders:
+            self.stderr.write(
+                f"{report.crops_of_other_embedders} crops made by another CLIP than the served one, never searched: "
+                "re-embed them (manage.py reembed)."
+            )
         build = f"index build {report.build_id}" if report.build_id else "no index build served"
         self.stdout.write(
             f"Checked media, index files and {build}; {report.awaiting_compaction} inactive crop(s) await compaction."
