@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -23,6 +24,7 @@ from django.utils import timezone
 from indexing.models import ModelChange
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OPEN = (ModelChange.Status.QUEUED, ModelChange.Status.RUNNING, ModelChange.Status.STALE, ModelChange.Status.FAILED)
 RESUMABLE = (ModelChange.Status.STALE, ModelChange.Status.FAILED)
@@ -63,7 +65,7 @@ def reopen(change: ModelChange) -> ModelChange:
 
 @contextmanager
 def running(change: ModelChange) -> Iterator[bool]:
-    """Hold the change for this runner: yields False when another runner holds it (leave it then).
+    """Hold the change for this runner: yields False when another runner holds it, or it is done (leave it then).
 
     An error fails the change with its reason (resume it once fixed); transient ones
     (the database or broker blinked) leave it running for the task's retry.
@@ -72,6 +74,11 @@ def running(change: ModelChange) -> Iterator[bool]:
 
     if not try_lock(change.pk):
         logger.info("%s is being run by another worker; leaving it", change)
+        yield False
+        return
+    change.refresh_from_db()
+    if change.status == ModelChange.Status.DONE:
+        unlock(change.pk)
         yield False
         return
     try:
@@ -85,6 +92,14 @@ def running(change: ModelChange) -> Iterator[bool]:
         raise
     finally:
         unlock(change.pk)
+
+
+def load_model(change: ModelChange, load: Callable[[str], T]) -> T:
+    """The change's model, loaded by ``load(source)``; refused when the source now holds another version."""
+    model = load(change.source)
+    if model.version != change.version:
+        raise ChangeRefused(f"{change.source} is now {model.version}, not {change.version} as when the change started.")
+    return model
 
 
 def try_lock(change_id: int) -> bool:

@@ -64,13 +64,9 @@ def photos_to_redetect(*, version: str) -> QuerySet[SourceImage]:
 def run_redetect(*, change_id: int, progress: Callable[[ModelChange], None] | None = None) -> ModelChange:
     """Detect the change's photos again, batch by batch from its cursor, then update the served index."""
     change = ModelChange.objects.get(pk=change_id)
-    with model_changes.running(change) as held:
-        if held and change.status != ModelChange.Status.DONE:
-            detector = get_detector(change.source)
-            if detector.version != change.version:
-                raise model_changes.ChangeRefused(
-                    f"{change.source} is now {detector.version}, not the {change.version} this redetect started with."
-                )
+    with model_changes.running(change) as go:
+        if go:
+            detector = model_changes.load_model(change, get_detector)
             while batch := next_batch(change):
                 try:
                     redetect_batch(change, detector, batch)

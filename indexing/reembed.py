@@ -30,7 +30,7 @@ from indexing.duplicate_models import PhotoFingerprint
 from indexing.models import Crop, ModelChange, SourceImage, StagedEmbedding
 from indexing.pipeline import decode_stored_image
 from indexing.served_models import served_embedder_version
-from indexing.vectors import STORE_LOCK
+from indexing.vectors import STORE_LOCK, newest_stored_crop_id
 from indexing.vision.crops import CropPolicy, crop_box, crop_image
 from indexing.vision.embedder import Embedder, get_embedder
 from indexing.vision.errors import ImageError
@@ -74,13 +74,9 @@ def start_reembed(*, model: str | None = None) -> ModelChange:
 def run_reembed(*, change_id: int, progress: Callable[[ModelChange], None] | None = None) -> ModelChange:
     """Stage new vectors for every crop, build the new index, then switch; resumes where a previous run stopped."""
     change = ModelChange.objects.get(pk=change_id)
-    with model_changes.running(change) as held:
-        if held and change.status != ModelChange.Status.DONE:
-            embedder = get_embedder(change.source)
-            if embedder.version != change.version:
-                raise model_changes.ChangeRefused(
-                    f"{change.source} is now {embedder.version}, not the {change.version} this re-embed started with."
-                )
+    with model_changes.running(change) as go:
+        if go:
+            embedder = model_changes.load_model(change, get_embedder)
             stage_all(change, embedder, progress)
             change.refresh_from_db()
             with builds.index_writer():
@@ -93,22 +89,29 @@ def run_reembed(*, change_id: int, progress: Callable[[ModelChange], None] | Non
 
 
 def stage_all(change: ModelChange, embedder: Embedder, progress=None, *, until_left: int = 0) -> None:
-    """Stage batches until at most ``until_left`` crops wait."""
+    """Stage batches until at most ``until_left`` crops wait.
+
+    The cursor only passes ids every store transaction has committed (newest_stored_crop_id
+    waits for those in flight): a crop committed late with a smaller id is never skipped.
+    """
     while True:
+        bound = newest_stored_crop_id()
         change.refresh_from_db()
-        waiting = waiting_crops(change)
-        if waiting[: until_left + 1].count() <= until_left:
-            return
-        stage_batch(change, embedder, list(waiting[: settings.MODEL_CHANGE_BATCH_SIZE]))
-        if progress is not None:
+        while batch := list(waiting_crops(change, up_to=bound)[: settings.MODEL_CHANGE_BATCH_SIZE]):
+            stage_batch(change, embedder, batch)
             change.refresh_from_db()
-            progress(change)
+            if progress is not None:
+                progress(change)
+        if waiting_crops(change)[: until_left + 1].count() <= until_left:
+            return
 
 
-def waiting_crops(change: ModelChange) -> QuerySet[CropRow]:
-    """Crops after the cursor not made by the new model, in id order, as (pk, image, box) rows."""
-    crops = Crop.objects.filter(pk__gt=change.cursor).exclude(embedder_version=change.version).order_by("pk")
-    return crops.values_list("pk", "image_id", "x1", "y1", "x2", "y2", named=True)
+def waiting_crops(change: ModelChange, *, up_to: int | None = None) -> QuerySet[CropRow]:
+    """Crops after the cursor (up to ``up_to``) not made by the new model, in id order, as (pk, image, box) rows."""
+    crops = Crop.objects.filter(pk__gt=change.cursor).exclude(embedder_version=change.version)
+    if up_to is not None:
+        crops = crops.filter(pk__lte=up_to)
+    return crops.order_by("pk").values_list("pk", "image_id", "x1", "y1", "x2", "y2", named=True)
 
 
 def stage_batch(change: ModelChange, embedder: Embedder, rows) -> None:

@@ -81,3 +81,18 @@ def start_worker(worker_env, tmp_path):
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def indexed_demo(real_models, coco_subset_files, fresh_index_holder, own_storage):
+    """Six demo photos indexed with the real models in this process, with a served FAISS build."""
+    from indexing import ingest, jobs
+    from indexing.models import Crop
+    from tests.factories import make_dataset
+
+    dataset = make_dataset("demo")
+    ingest.ingest_files(dataset, [(path, "") for path in coco_subset_files[:6]])
+    job, ids = jobs.create_job(dataset)
+    jobs.after_job(jobs.run_job(job, ids))
+    assert Crop.objects.count() >= 6, "the demo photos gave too few crops to test with"
+    return dataset

@@ -9,11 +9,10 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from indexing import builds, ingest, jobs, model_changes, redetect, served_models
+from indexing import builds, model_changes, redetect, served_models
 from indexing.consistency import check_consistency, index_ids
 from indexing.models import Crop, ModelChange
 from search import services
-from tests.factories import make_dataset
 
 
 @pytest.fixture
@@ -22,15 +21,6 @@ def retrained_weights(tmp_path: Path, yolov5n_weights: Path) -> Path:
     path = tmp_path / "yolov5n-retrained.pt"
     shutil.copy(yolov5n_weights, path)
     return path
-
-
-@pytest.fixture
-def indexed(real_models, coco_subset_files, fresh_index_holder, own_storage):
-    dataset = make_dataset("demo")
-    ingest.ingest_files(dataset, [(path, "") for path in coco_subset_files[:6]])
-    job, ids = jobs.create_job(dataset)
-    jobs.after_job(jobs.run_job(job, ids))
-    return dataset
 
 
 def crops_by_photo() -> dict[int, set[str]]:
@@ -43,14 +33,14 @@ def crops_by_photo() -> dict[int, set[str]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_redetect_replaces_each_photos_crops_at_once_and_keeps_files_and_index_in_step(
-    indexed, retrained_weights, settings
+    indexed_demo, retrained_weights, settings
 ):
     settings.REDETECT_BATCH_SIZE = 2
     old_version = served_models.detector().version
     old_files = set(Crop.objects.values_list("file", flat=True))
     photos_with_crops = set(crops_by_photo())
     change = redetect.start_redetect(weights=str(retrained_weights))
-    assert change.version != old_version and change.total == indexed.images.count()
+    assert change.version != old_version and change.total == indexed_demo.images.count()
 
     seen = []
 
@@ -76,7 +66,7 @@ def test_redetect_replaces_each_photos_crops_at_once_and_keeps_files_and_index_i
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_redetect_that_stopped_resumes_where_it_stopped(indexed, retrained_weights, settings, admin_user):
+def test_a_redetect_that_stopped_resumes_where_it_stopped(indexed_demo, retrained_weights, settings, admin_user):
     settings.REDETECT_BATCH_SIZE = 2
     count_before = Crop.objects.count()
     change = redetect.start_redetect(weights=str(retrained_weights))

@@ -28,17 +28,6 @@ def second_clip_dir(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def indexed_demo(real_models, coco_subset_files, fresh_index_holder, own_storage):
-    """The demo photos indexed with the first CLIP, with a served FAISS build."""
-    dataset = make_dataset("demo")
-    ingest.ingest_files(dataset, [(path, "") for path in coco_subset_files[:6]])
-    job, ids = jobs.create_job(dataset)
-    jobs.after_job(jobs.run_job(job, ids))
-    assert Crop.objects.count() >= 6, "the demo photos gave too few crops to test with"
-    return dataset
-
-
 def expected_vectors(model_dir: Path) -> dict[int, np.ndarray]:
     """Every crop's vector by ``model_dir``, cut and embedded here, independently of the change's staging."""
     embedder = get_embedder(str(model_dir))
