@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from indexing import ann, index_files
 from indexing.models import Crop, IndexBuild
-from indexing.served_models import served_embedder_version
+from indexing.served_models import served_embedder_version, switching_to
 from indexing.vectors import load_active_vectors, load_staged_vectors, newest_stored_crop_id
 
 logger = logging.getLogger(__name__)
@@ -225,14 +225,16 @@ def mark_stale_builds_failed() -> None:
 def prune_builds(keep: int) -> int:
     """Delete all but the newest ``keep`` ready builds of the served embedder, and old failed ones, with their files.
 
-    Builds of another embedder go once a build of the served one is newer: until its
-    switch, a re-embed's new build waits beside the served ones (indexing.reembed).
+    Builds of other embedders go, except the newest of an open re-embed's new model: it
+    waits beside the served ones for its switch (indexing.reembed).
     """
     ready = list(IndexBuild.objects.filter(status=IndexBuild.Status.READY).order_by("-created", "-pk"))
     version = served_embedder_version()
     served = [build for build in ready if build.embedder_version == version]
-    waiting = [build for build in ready if served and build.created > served[0].created]
-    kept = {build.pk for build in (served[:keep] + waiting if served else ready[:keep])}
+    kept_builds = served[:keep] if served else ready[:keep]
+    for target in switching_to():
+        kept_builds += [build for build in ready if build.embedder_version == target][:1]
+    kept = {build.pk for build in kept_builds}
     doomed = [build for build in ready if build.pk not in kept]
     doomed += list(IndexBuild.objects.filter(status=IndexBuild.Status.FAILED).order_by("-created")[keep:])
     for build in doomed:

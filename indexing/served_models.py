@@ -91,3 +91,9 @@ def served_embedder_version() -> str:
         return change.version
     newest = Crop.objects.order_by("-pk").values_list("embedder_version", flat=True).first()
     return newest or ""
+
+
+def switching_to() -> set[str]:
+    """The new embedder versions of open re-embeds: their index builds wait for the switch."""
+    open_changes = ModelChange.objects.filter(kind=ModelChange.Kind.EMBEDDER).exclude(status=ModelChange.Status.DONE)
+    return set(open_changes.values_list("version", flat=True))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import faiss
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from indexing import ann
-from indexing.builds import index_is_current, latest_ready_build, load_build, publish_build
-from indexing.models import Crop, IndexBuild
+from indexing.builds import index_is_current, latest_ready_build, load_build, prune_builds, publish_build
+from indexing.models import Crop, IndexBuild, ModelChange
 from indexing.vectors import exact_nearest
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
 
@@ -77,6 +78,21 @@ def test_old_builds_are_pruned_with_their_files(crops, settings):
 
     assert not storages["indexes"].exists(builds[0].file.name)
     assert storages["indexes"].exists(builds[-1].file.name)
+
+
+def test_a_reembeds_build_waits_for_its_switch_and_the_old_models_builds_go_after_it(crops, settings):
+    settings.ANN_KEEP_BUILDS = 1
+    served = crops[0].embedder_version
+    for vector in unit_vectors(3, seed=8):  # crops the new model made (as a re-embed's staged vectors)
+        make_crop(crops[0].image, vector, embedder_version="new-clip")
+    make_crop(crops[0].image, unit_vectors(1, seed=9)[0])  # the newest crop: the served model's (no change done)
+    change = ModelChange.objects.create(kind="embedder", source="new", version="new-clip", status="running")
+    waiting = publish_build("Flat", version="new-clip")
+    later = [publish_build("Flat", version=served) for _ in range(2)]  # the served model's updates go on
+    assert set(IndexBuild.objects.values_list("pk", flat=True)) == {waiting.pk, later[-1].pk}
+    ModelChange.objects.filter(pk=change.pk).update(status="done", finished=timezone.now())  # the switch
+    prune_builds(1)
+    assert list(IndexBuild.objects.values_list("pk", flat=True)) == [waiting.pk]
 
 
 def test_builds_made_before_private_storage_move_out_of_public_media(crops, settings):
