@@ -53,10 +53,6 @@ class ModelChange(models.Model):
     def progress(self) -> float:
         return min(self.processed / self.total, 1.0) if self.total else 0.0
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING, self.Status.STALE, self.Status.FAILED)
-
 
 class StagedEmbedding(models.Model):
     """A crop's vector from the CLIP a re-embed moves to, kept aside until the switch.

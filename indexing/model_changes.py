@@ -11,17 +11,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from functools import partial
 from typing import TypeVar
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from indexing.jobs import TRANSIENT_ERRORS, require_workers
 from indexing.models import ModelChange
+from indexing.recovery import mark_silent_stale
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,8 +70,6 @@ def running(change: ModelChange) -> Iterator[bool]:
     An error fails the change with its reason (resume it once fixed); transient ones
     (the database or broker blinked) leave it running for the task's retry.
     """
-    from indexing.jobs import TRANSIENT_ERRORS
-
     if not try_lock(change.pk):
         logger.info("%s is being run by another worker; leaving it", change)
         yield False
@@ -139,13 +137,8 @@ def fail(change_id: int, error: str) -> None:
 
 def mark_stale_changes() -> int:
     """Queued or running changes silent for INDEXING_JOB_STALE_SECONDS become stale; how many."""
-    seconds = settings.INDEXING_JOB_STALE_SECONDS
-    return ModelChange.objects.filter(
-        status__in=[ModelChange.Status.QUEUED, ModelChange.Status.RUNNING],
-        heartbeat__lt=timezone.now() - timedelta(seconds=seconds),
-    ).update(
-        status=ModelChange.Status.STALE,
-        error=f"No progress for {seconds} s: its worker or command stopped. Resume it to go on where it stopped.",
+    return mark_silent_stale(
+        ModelChange, "No progress for {seconds} s: its worker or command stopped. Resume it to go on where it stopped."
     )
 
 
@@ -166,9 +159,9 @@ def run_change(*, change_id: int, progress: Callable[[ModelChange], None] | None
 
 def queue_change(change: ModelChange) -> None:
     """Hand a change to a Celery worker, once the caller's transaction commits."""
-    from indexing import jobs, tasks
+    from indexing import tasks  # the tasks import this module
 
-    jobs.require_workers()
+    require_workers()
     transaction.on_commit(partial(tasks.model_change_task.delay, change.pk))
 
 

@@ -63,13 +63,22 @@ def retry_failed_here(*, dataset: Dataset, split: str | None = None, progress=No
 
 def mark_stale_jobs() -> int:
     """Queued or running jobs silent for INDEXING_JOB_STALE_SECONDS become stale; how many."""
+    return mark_silent_stale(
+        IndexingJob, "No batch finished for {seconds} s: its worker or command stopped. Resume it to index the rest."
+    )
+
+
+def mark_silent_stale(model, error: str) -> int:
+    """Rows of ``model`` (a job or a model change) queued or running with no heartbeat for
+    INDEXING_JOB_STALE_SECONDS become stale, with ``error`` (``{seconds}`` filled in); how many.
+    """
     seconds = settings.INDEXING_JOB_STALE_SECONDS
-    return IndexingJob.objects.filter(
-        status__in=[IndexingJob.Status.QUEUED, IndexingJob.Status.RUNNING],
+    return model.objects.filter(
+        status__in=[model.Status.QUEUED, model.Status.RUNNING],
         heartbeat__lt=timezone.now() - timedelta(seconds=seconds),
     ).update(
-        status=IndexingJob.Status.STALE,
-        error=f"No batch finished for {seconds} s: its worker or command stopped. Resume it to index the rest.",
+        status=model.Status.STALE,
+        error=error.format(seconds=seconds),
     )
 
 

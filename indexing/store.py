@@ -51,8 +51,7 @@ def store_batch(analysed: Sequence[AnalysedImage], *, detector_version: str, emb
     names = save_crop_files(analysed)
     now = timezone.now()
     with transaction.atomic():
-        lock_for_store()
-        require_served(embedder_version=embedder_version, detector_version=detector_version)
+        enter_store(detector_version=detector_version, embedder_version=embedder_version)
         # Only the images' rows, in id order: the model's default ordering joins the dataset, and
         # FOR UPDATE would lock its row too, serialising every worker's store step on it.
         pending = set(
@@ -62,12 +61,7 @@ def store_batch(analysed: Sequence[AnalysedImage], *, detector_version: str, emb
             .values_list("pk", flat=True)
         )
         stored = [a for a in analysed if a.image.pk in pending]
-        copy_crop_rows(
-            (a.image.pk, crop.label, crop.confidence, *crop.box, name, vector, detector_version, embedder_version)
-            + (True, now)
-            for a in stored
-            for crop, name, vector in zip(a.crops, names[a.image.pk], a.vectors, strict=True)
-        )
+        copy_crop_rows(crop_rows(stored, names, detector_version, embedder_version, now))
         SourceImage.objects.filter(pk__in=[a.image.pk for a in stored]).update(
             status=SourceImage.Status.DONE, error="", processed=now
         )
@@ -91,22 +85,32 @@ def replace_crops(
     now = timezone.now()
     image_ids = [a.image.pk for a in analysed]
     with transaction.atomic():
-        lock_for_store()
-        require_served(embedder_version=embedder_version, detector_version=detector_version)
+        enter_store(detector_version=detector_version, embedder_version=embedder_version)
         old = Crop.objects.filter(image_id__in=image_ids)
         old_files = set(old.exclude(file="").values_list("file", flat=True))
         old.delete()
-        copy_crop_rows(
-            (a.image.pk, crop.label, crop.confidence, *crop.box, name, vector, detector_version, embedder_version)
-            + (True, now)
-            for a in analysed
-            for crop, name, vector in zip(a.crops, names[a.image.pk], a.vectors, strict=True)
-        )
+        copy_crop_rows(crop_rows(analysed, names, detector_version, embedder_version, now))
         if also is not None:
             also()
         stale_files = sorted(old_files - {name for batch in names.values() for name in batch})
         transaction.on_commit(lambda: delete_files(default_storage, stale_files))
     return sum(len(a.crops) for a in analysed)
+
+
+def enter_store(*, detector_version: str, embedder_version: str) -> None:
+    """First in a store transaction: take the store lock, then refuse crops of models no longer served."""
+    lock_for_store()
+    require_served(embedder_version=embedder_version, detector_version=detector_version)
+
+
+def crop_rows(analysed: Sequence[AnalysedImage], names: dict[int, list[str]], detector_version, embedder_version, now):
+    """The COPY rows (indexing.vectors.COPY_COLUMNS) of the images' crops, active, stamped ``now``."""
+    return (
+        (a.image.pk, crop.label, crop.confidence, *crop.box, name, vector, detector_version, embedder_version)
+        + (True, now)
+        for a in analysed
+        for crop, name, vector in zip(a.crops, names[a.image.pk], a.vectors, strict=True)
+    )
 
 
 def save_crop_files(analysed: Sequence[AnalysedImage], *, tag: str = "") -> dict[int, list[str]]:
