@@ -175,9 +175,12 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # Larger uploads go to a temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-# Everything but files (form fields, JSON bodies). As large as a photo, so that even a
-# list of 600,000 labels reaches the label check, a 400 that says why.
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+# Everything but files (form fields, JSON bodies), on every URL: a parsed body costs ~20
+# times its size in objects. The admin's largest form (200 selected crops) is ~6 KB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_FORM_BYTES", default=1024 * 1024)
+# A search's body without its photo (a text search's JSON or form): a few hundred bytes in use;
+# larger ones are refused (413) by their Content-Length before they are read (search/uploads.py).
+SEARCH_MAX_BODY_BYTES = env.int("SEARCH_MAX_BODY_BYTES", default=16 * 1024)
 # Fields per request (query string or form): the search forms send ~15; the admin's crop
 # list posts one per selected row (up to 200 with "show all").
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
