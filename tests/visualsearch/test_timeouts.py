@@ -35,14 +35,15 @@ def limited(settings):
 
 @pytest.fixture
 def slow_datasets(monkeypatch):
-    """The datasets' query (page and API) runs a 5 s query first: a collection too large to count."""
-    original = selectors.datasets_with_counts
+    """The datasets' reads (page and API) run a 5 s query first: a collection too large to count."""
+    for name in ("datasets_with_counts", "datasets_page"):
+        original = getattr(selectors, name)
 
-    def slow_counts(*args, **kwargs):
-        sleep_in_database(5)
-        return original(*args, **kwargs)
+        def slow(*args, original=original, **kwargs):
+            sleep_in_database(5)
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(selectors, "datasets_with_counts", slow_counts)
+        monkeypatch.setattr(selectors, name, slow)
 
 
 def timed(url: str) -> tuple[requests.Response, float]:
