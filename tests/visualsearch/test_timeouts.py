@@ -7,11 +7,15 @@ import time
 
 import pytest
 import requests
-from django.db import connection
+from django.db import OperationalError, connection
 
 from indexing import selectors
+from indexing.models import Dataset
+from tests.factories import make_dataset
 from tests.live import make_user
 from visualsearch.celery import app
+from visualsearch.db.timeouts import is_timeout
+from visualsearch.db.timeouts import limited as limited_block
 
 LIMIT_MS = 300
 
@@ -93,6 +97,21 @@ def test_a_task_run_inside_a_request_is_not_limited(client, transactional_db, li
     client.force_login(staff)
     assert client.get("/api/datasets").status_code == 200
     assert ran == ["slept"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+
+
+def test_the_limit_holds_when_the_first_query_is_a_server_side_cursor(transactional_db):
+    make_dataset("one")
+    with limited_block(LIMIT_MS):
+        assert [d.name for d in Dataset.objects.iterator(chunk_size=10)] == ["one"]  # a named cursor
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            assert cursor.fetchone()[0] == f"{LIMIT_MS}ms"
+        with pytest.raises(OperationalError) as cancelled:
+            sleep_in_database(2)
+        assert is_timeout(cancelled.value)
     with connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "0"

@@ -35,8 +35,11 @@ class StatementLimit:
 
     def __call__(self, execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
         if not self.applied and not self.suspended:
-            self.applied = True  # first: the SET below passes through this wrapper too
-            context["cursor"].execute("SELECT set_config('statement_timeout', %s, false)", [f"{self.timeout_ms}ms"])
+            # On a cursor of its own, straight on the driver's connection: the query's cursor may
+            # be a server-side one (QuerySet.iterator()), which runs one statement only.
+            with context["connection"].connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{self.timeout_ms}ms"])
+            self.applied = True
         return execute(sql, params, many, context)
 
     def lift(self) -> None:
