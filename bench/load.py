@@ -25,7 +25,6 @@ stopped at the end.
 from __future__ import annotations
 
 import argparse
-import http.client
 import itertools
 import json
 import os
@@ -40,16 +39,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from _load_http import BOUNDARY, REQUEST_TIMEOUT_S, call, photo_body, probe_healthz, report, search, wait_until_idle
 from _setup import ROOT, percentiles_ms
 
 sys.path.insert(0, str(ROOT))
 from tests.deploy.servers import gunicorn, nginx, slow_clients, stop_embedded_db
 
-QUERIES = ["a person riding a bike", "a red car", "a laptop on a desk", "a handbag", "a football on grass", "a book"]
-REQUEST_TIMEOUT_S = 30
 # The mixed load, in this proportion: what a page of searches and browsing looks like.
 MIX = ["text"] * 4 + ["image"] + ["crop"] * 3 + ["datasets"] * 2
-BOUNDARY = "bench-load-boundary"
 # COCO ids of person, car, handbag, sports ball, laptop, cell phone, book (COCO128's labels).
 PRODUCT_CLASS_IDS = {0, 2, 26, 32, 63, 67, 73}
 SHARED_ASSETS = Path(os.environ.get("SHARED_ASSETS_DIR", ROOT.parent / "shared" / "assets"))
@@ -98,39 +95,6 @@ def prepare(work: Path, args: argparse.Namespace) -> dict[str, str]:
     return {**production, "SECRET_KEY": secrets.token_urlsafe(50), "BEHIND_PROXY": "true"}
 
 
-def loopback(url: str) -> tuple[str, int]:
-    """host and port of ``url``, which must be this machine's loopback: the bench loads nothing else."""
-    host, port = url.removeprefix("http://").split(":")
-    if host != "127.0.0.1":
-        raise SystemExit(f"bench/load.py only loads 127.0.0.1, not {host}")
-    return host, int(port)
-
-
-def call(url: str, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None):
-    """One request on a new connection, as a new client would; (seconds, "" or what went wrong, body)."""
-    host, port = loopback(url)
-    started = time.perf_counter()
-    connection = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT_S)
-    data = b""
-    try:
-        connection.request(method, path, body, {"X-Forwarded-Proto": "https", **(headers or {})})
-        response = connection.getresponse()
-        data = response.read()
-        error = "" if response.status == 200 else f"HTTP {response.status}"
-    except (OSError, http.client.HTTPException) as exc:
-        error = type(exc).__name__
-    finally:
-        connection.close()
-    return time.perf_counter() - started, error, data
-
-
-def search(url: str, index: int) -> tuple[float, str]:
-    """One text search; (seconds, "" or what went wrong)."""
-    body = json.dumps({"query": QUERIES[index % len(QUERIES)], "k": 12})
-    seconds, error, _ = call(url, "POST", "/api/search/text", body, {"Content-Type": "application/json"})
-    return seconds, error
-
-
 def load(
     url: str, requests: int, clients: int, max_seconds: float = float("inf")
 ) -> tuple[list[float], Counter[str], float]:
@@ -144,16 +108,6 @@ def load(
         results = list(pool.map(one, range(requests)))
     errors = Counter(error for _, error in results if error)
     return [seconds for seconds, error in results if not error], errors, time.perf_counter() - started
-
-
-def photo_body(photo: bytes) -> bytes:
-    """A multipart photo search, as the API takes it."""
-    head = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="k"\r\n\r\n12\r\n'
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="q.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode()
-    return head + photo + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
 def mixed_request(url: str, kind: str, index: int, photos: list[bytes], crop_ids: list[int]) -> tuple[float, str]:
@@ -209,52 +163,7 @@ def run_mixed(label: str, url: str, args: argparse.Namespace, photos: list[bytes
     print(f"{'':<44} all kinds: {ok}/{len(results)} ok in {wall:.1f} s, {ok / wall:.1f} ok/s")
 
 
-def report(label: str, seconds: list[float], errors: Counter[str], wall: float, requests: int) -> None:
-    p50, p95 = percentiles_ms(seconds) if seconds else (float("nan"), float("nan"))
-    detail = f" ({', '.join(f'{k} x{v}' for k, v in errors.items())})" if errors else ""
-    print(
-        f"{label:<44} errors {sum(errors.values()):4d}/{requests}{detail}  p50 {p50:7.0f} ms  p95 {p95:7.0f} ms"
-        f"  {len(seconds) / wall:6.1f} ok/s"
-    )
-
-
-def probe_healthz(url: str, stop_event: threading.Event, latencies: list[float]) -> None:
-    host, port = loopback(url)
-    while not stop_event.is_set():
-        started = time.perf_counter()
-        connection = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT_S)
-        try:
-            connection.request("GET", "/healthz")
-            connection.getresponse().read()
-            latencies.append(time.perf_counter() - started)
-        except (OSError, http.client.HTTPException):
-            latencies.append(float("inf"))
-        finally:
-            connection.close()
-        stop_event.wait(0.5)
-
-
 SLOW_HEAD = b"POST /api/search/text HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Waiting: "
-
-
-def wait_until_idle(url: str, deadline_s: float = 180.0) -> None:
-    """Let the server finish what an earlier row left queued (requests whose clients gave up
-    are still served), so each row measures itself, not the one before."""
-    host, port = loopback(url)
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        started = time.perf_counter()
-        connection = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT_S)
-        try:
-            connection.request("GET", "/healthz")
-            connection.getresponse().read()
-            if time.perf_counter() - started < 0.2:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(1.0)
 
 
 def run_phases(label: str, url: str, args: argparse.Namespace, photos: list[bytes]) -> None:
