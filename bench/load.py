@@ -1,4 +1,4 @@
-"""Concurrent text searches against the production serving setup, with and without slow clients.
+"""Concurrent searches against the production serving setup, with and without slow clients.
 
 On loopback only, in a throw-away var folder (its own embedded PostgreSQL, media and
 index): a small COCO128 sample is indexed with yolov5n and a test CLIP, then the site is
@@ -8,19 +8,24 @@ cache with SEARCH_THROTTLE_RATE raised) and loaded:
 
 1. --requests text searches from --clients threads at once: errors, p50/p95 latency;
 2. the same while --slow-clients connections hold partial headers, with /healthz probed
-   throughout: failed searches and /healthz latency.
+   throughout: failed searches and /healthz latency;
+3. a mixed load (--mixed-requests): text searches, photo searches (the API, multipart),
+   crop pages ("more like this") and the datasets page, interleaved, with a row per kind.
 
 Both run against gunicorn directly and, when nginx is installed, through nginx
-(docker/nginx) as compose serves it. Every request has a timeout and everything it
-started is stopped at the end.
+(docker/nginx) as compose serves it, playing the TLS-terminating load balancer in front
+(NGINX_TRUST_FORWARDED_PROTO). Every request has a timeout, every row stops sending
+after --max-seconds, requests only ever go to 127.0.0.1, and everything it started is
+stopped at the end.
 
     .venv/bin/python bench/load.py [--requests 1000] [--clients 200] [--slow-clients 12] [--clip base|tiny]
+    .venv/bin/python bench/load.py --mixed-only --mixed-requests 200 --clients 8 --clip tiny   # brief
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import itertools
 import json
 import os
 import secrets
@@ -34,13 +39,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from _load_http import BOUNDARY, REQUEST_TIMEOUT_S, call, photo_body, probe_healthz, report, search, wait_until_idle
 from _setup import ROOT, percentiles_ms
 
 sys.path.insert(0, str(ROOT))
 from tests.deploy.servers import gunicorn, nginx, slow_clients, stop_embedded_db
 
-QUERIES = ["a person riding a bike", "a red car", "a laptop on a desk", "a handbag", "a football on grass", "a book"]
-REQUEST_TIMEOUT_S = 30
+# The mixed load, in this proportion: what a page of searches and browsing looks like.
+MIX = ["text"] * 4 + ["image"] + ["crop"] * 3 + ["datasets"] * 2
 # COCO ids of person, car, handbag, sports ball, laptop, cell phone, book (COCO128's labels).
 PRODUCT_CLASS_IDS = {0, 2, 26, 32, 63, 67, 73}
 SHARED_ASSETS = Path(os.environ.get("SHARED_ASSETS_DIR", ROOT.parent / "shared" / "assets"))
@@ -89,86 +95,86 @@ def prepare(work: Path, args: argparse.Namespace) -> dict[str, str]:
     return {**production, "SECRET_KEY": secrets.token_urlsafe(50), "BEHIND_PROXY": "true"}
 
 
-def search(url: str, index: int) -> tuple[float, str]:
-    """One text search on a new connection, as a new client would; (seconds, "" or what went wrong)."""
-    host, port = url.removeprefix("http://").split(":")
-    body = json.dumps({"query": QUERIES[index % len(QUERIES)], "k": 12})
-    headers = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
+def load(
+    url: str, requests: int, clients: int, max_seconds: float = float("inf")
+) -> tuple[list[float], Counter[str], float]:
     started = time.perf_counter()
-    connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
-    try:
-        connection.request("POST", "/api/search/text", body, headers)
-        response = connection.getresponse()
-        response.read()
-        error = "" if response.status == 200 else f"HTTP {response.status}"
-    except (OSError, http.client.HTTPException) as exc:
-        error = type(exc).__name__
-    finally:
-        connection.close()
-    return time.perf_counter() - started, error
+    deadline = time.monotonic() + max_seconds
 
+    def one(i: int) -> tuple[float, str]:
+        return search(url, i) if time.monotonic() < deadline else (0.0, "not sent (--max-seconds)")
 
-def load(url: str, requests: int, clients: int) -> tuple[list[float], Counter[str], float]:
-    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        results = list(pool.map(lambda i: search(url, i), range(requests)))
+        results = list(pool.map(one, range(requests)))
     errors = Counter(error for _, error in results if error)
     return [seconds for seconds, error in results if not error], errors, time.perf_counter() - started
 
 
-def report(label: str, seconds: list[float], errors: Counter[str], wall: float, requests: int) -> None:
-    p50, p95 = percentiles_ms(seconds) if seconds else (float("nan"), float("nan"))
-    detail = f" ({', '.join(f'{k} x{v}' for k, v in errors.items())})" if errors else ""
-    print(
-        f"{label:<44} errors {sum(errors.values()):4d}/{requests}{detail}  p50 {p50:7.0f} ms  p95 {p95:7.0f} ms"
-        f"  {len(seconds) / wall:6.1f} ok/s"
+def mixed_request(url: str, kind: str, index: int, photos: list[bytes], crop_ids: list[int]) -> tuple[float, str]:
+    if kind == "text":
+        return search(url, index)
+    if kind == "image":
+        body = photo_body(photos[index % len(photos)])
+        headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+        seconds, error, _ = call(url, "POST", "/api/search/image", body, headers)
+    elif kind == "crop":
+        seconds, error, _ = call(url, "GET", f"/crops/{crop_ids[index % len(crop_ids)]}")
+    else:
+        seconds, error, _ = call(url, "GET", "/datasets")
+    return seconds, error
+
+
+def some_crop_ids(url: str) -> list[int]:
+    _, error, data = call(
+        url,
+        "POST",
+        "/api/search/text",
+        json.dumps({"query": "a person", "k": 50}),
+        {"Content-Type": "application/json"},
     )
+    if error:
+        raise SystemExit(f"could not find crops to load: {error}")
+    return [result["crop_id"] for result in json.loads(data)["results"]]
 
 
-def probe_healthz(url: str, stop_event: threading.Event, latencies: list[float]) -> None:
-    host, port = url.removeprefix("http://").split(":")
-    while not stop_event.is_set():
-        started = time.perf_counter()
-        connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
-        try:
-            connection.request("GET", "/healthz")
-            connection.getresponse().read()
-            latencies.append(time.perf_counter() - started)
-        except (OSError, http.client.HTTPException):
-            latencies.append(float("inf"))
-        finally:
-            connection.close()
-        stop_event.wait(0.5)
+def run_mixed(label: str, url: str, args: argparse.Namespace, photos: list[bytes]) -> None:
+    crop_ids = some_crop_ids(url)
+    kinds = list(itertools.islice(itertools.cycle(MIX), args.mixed_requests))
+    deadline = time.monotonic() + args.max_seconds
+
+    def one(index: int) -> tuple[str, float, str]:
+        if time.monotonic() >= deadline:
+            return kinds[index], 0.0, "not sent (--max-seconds)"
+        return kinds[index], *mixed_request(url, kinds[index], index, photos, crop_ids)
+
+    for index, kind in enumerate(dict.fromkeys(MIX)):  # warm each path once per worker
+        for _ in range(args.workers):
+            mixed_request(url, kind, index, photos, crop_ids)
+    wait_until_idle(url)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.clients) as pool:
+        results = list(pool.map(one, range(len(kinds))))
+    wall = time.perf_counter() - started
+    for kind in dict.fromkeys(MIX):
+        mine = [(seconds, error) for k, seconds, error in results if k == kind]
+        errors = Counter(error for _, error in mine if error)
+        report(f"{label}: mixed, {kind}", [s for s, e in mine if not e], errors, wall, len(mine))
+    ok = sum(1 for _, _, error in results if not error)
+    print(f"{'':<44} all kinds: {ok}/{len(results)} ok in {wall:.1f} s, {ok / wall:.1f} ok/s")
 
 
 SLOW_HEAD = b"POST /api/search/text HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Waiting: "
 
 
-def wait_until_idle(url: str, deadline_s: float = 180.0) -> None:
-    """Let the server finish what an earlier row left queued (requests whose clients gave up
-    are still served), so each row measures itself, not the one before."""
-    host, port = url.removeprefix("http://").split(":")
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        started = time.perf_counter()
-        connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
-        try:
-            connection.request("GET", "/healthz")
-            connection.getresponse().read()
-            if time.perf_counter() - started < 0.2:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(1.0)
-
-
-def run_phases(label: str, url: str, args: argparse.Namespace) -> None:
+def run_phases(label: str, url: str, args: argparse.Namespace, photos: list[bytes]) -> None:
     for i in range(4 * args.workers):  # each worker loads CLIP on its first query
         search(url, i)
     wait_until_idle(url)
-    report(f"{label}: {args.clients} clients", *load(url, args.requests, args.clients), args.requests)
+    if args.mixed_only:
+        run_mixed(label, url, args, photos)
+        return
+    loaded = load(url, args.requests, args.clients, args.max_seconds)
+    report(f"{label}: {args.clients} clients", *loaded, args.requests)
     wait_until_idle(url)
     health: list[float] = []
     done = threading.Event()
@@ -176,7 +182,7 @@ def run_phases(label: str, url: str, args: argparse.Namespace) -> None:
     with slow_clients(url, [SLOW_HEAD] * args.slow_clients, settle_s=1.0):
         prober = threading.Thread(target=probe_healthz, args=(url, done, health), daemon=True)
         prober.start()
-        results = load(url, args.requests, args.clients)
+        results = load(url, args.requests, args.clients, args.max_seconds)
         done.set()
         prober.join(REQUEST_TIMEOUT_S + 5)
     report(f"{label}: + {args.slow_clients} slow clients", *results, args.requests)
@@ -187,6 +193,8 @@ def run_phases(label: str, url: str, args: argparse.Namespace) -> None:
         f"{'':<44} /healthz: {len(health)} probes, {len(health) - len(finite)} failed, "
         f"p50 {p50:.0f} ms, max {worst:.0f} ms"
     )
+    wait_until_idle(url)
+    run_mixed(label, url, args, photos)
 
 
 def main() -> None:
@@ -198,21 +206,28 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--clip", choices=["base", "tiny"], default="base")
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--mixed-requests", type=int, default=500, help="requests of the mixed row")
+    parser.add_argument("--mixed-only", action="store_true", help="only the mixed row (a brief run)")
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="each row stops sending after this")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     env: dict[str, str] = {}
     try:
         env = prepare(work, args)
+        photos = [path.read_bytes() for path in sorted((work / "photos").iterdir())[:4]]
         with gunicorn("visualsearch.wsgi:application", env, work / "gunicorn.log", workers=args.workers) as url:
             print(
                 f"gunicorn: {args.workers} workers x {os.environ.get('GUNICORN_THREADS', 'default')} threads; "
-                f"{args.requests} text searches per row, {os.cpu_count()} CPUs"
+                + (f"{args.mixed_requests} mixed requests" if args.mixed_only else f"{args.requests} text searches")
+                + f" per row, {args.clients} clients, {os.cpu_count()} CPUs"
             )
-            run_phases("gunicorn directly", url, args)
+            run_phases("gunicorn directly", url, args, photos)
             if shutil.which("nginx"):
-                with nginx(work / "nginx", url.removeprefix("http://"), 20 * 1024 * 1024) as proxied:
-                    run_phases("through nginx", proxied, args)
+                # The bench plays the TLS-terminating load balancer: its X-Forwarded-Proto is passed on.
+                upstream = url.removeprefix("http://")
+                with nginx(work / "nginx", upstream, 20 * 1024 * 1024, trust_forwarded_proto=True) as proxied:
+                    run_phases("through nginx", proxied, args, photos)
             else:
                 print("nginx is not installed: the rows through nginx are skipped")
     finally:

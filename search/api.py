@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, status
 from rest_framework.exceptions import APIException
@@ -47,6 +50,42 @@ class CanIndexDatasets(ModelPermission):
 
 class CanDeleteDatasets(ModelPermission):
     perm = DELETE_DATASET_PERMISSION
+
+
+class BodyTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
+def read_bounded(stream, limit: int) -> bytes:
+    """At most ``limit`` bytes of ``stream``; BodyTooLarge, unparsed, as soon as there are more.
+
+    The Content-Length was checked already (search.uploads); this holds when there was none
+    to check or it was wrong, so nothing larger than the limit is ever handed to a parser.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := stream.read(limit + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"The request body is over {limit:,} bytes (SEARCH_MAX_BODY_BYTES).")
+    return b"".join(chunks)
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON of at most SEARCH_MAX_BODY_BYTES (a text search's is a few hundred bytes)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = read_bounded(stream, settings.SEARCH_MAX_BODY_BYTES) if stream is not None else b""
+        return super().parse(io.BytesIO(data), media_type, parser_context)
+
+
+class BoundedFormParser(FormParser):
+    """A urlencoded form of at most SEARCH_MAX_BODY_BYTES."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = read_bounded(stream, settings.SEARCH_MAX_BODY_BYTES) if stream is not None else b""
+        return super().parse(io.BytesIO(data), media_type, parser_context)
 
 
 class SearchView(APIView):
@@ -112,7 +151,7 @@ def text_response(data: dict) -> Response:
 
 
 class SearchTextView(SearchView):
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [BoundedJSONParser, BoundedFormParser]
 
     @extend_schema(request=s.SearchTextRequest, responses={200: s.SearchTextResponse, 400: s.ErrorResponse})
     def post(self, request: Request) -> Response:
@@ -148,7 +187,7 @@ class SearchTextCompatView(SearchTextView):
 
 
 class SearchImageView(SearchView):
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, BoundedFormParser]
 
     @extend_schema(
         request={"multipart/form-data": s.SearchImageRequest},
@@ -177,7 +216,7 @@ class SearchImageView(SearchView):
 class SearchPhotosView(SearchView):
     """Photos holding objects like each of the query photo's objects (search.photo_queries)."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, BoundedFormParser]
 
     @extend_schema(
         request={"multipart/form-data": s.SearchPhotosRequest},

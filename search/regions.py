@@ -15,6 +15,7 @@ from PIL import Image
 
 from indexing.vision.crops import CropPolicy, DetectionBox, crop_box, crop_image
 from search.errors import SearchInputError
+from search.validation import check_box_text
 
 
 @dataclass
@@ -27,6 +28,8 @@ def parse_box(raw: str | list | tuple | None) -> DetectionBox | None:
     """``"x1,y1,x2,y2"`` (or four numbers) as floats; None when no box was given."""
     if raw is None or raw == "":
         return None
+    if isinstance(raw, str):
+        check_box_text(raw)
     parts = raw.split(",") if isinstance(raw, str) else list(raw)
     try:
         values = tuple(float(part) for part in parts)

@@ -12,11 +12,17 @@ comes after a 2 GB upload was already written to disk. Instead:
   elsewhere, instead of Django's bare 400, or a 500 from inside CsrfViewMiddleware.
 * UploadLimitHandler, first in FILE_UPLOAD_HANDLERS, stops reading a file the moment
   it passes MAX_UPLOAD_BYTES, whatever the Content-Length said.
+* The search endpoints take a few small fields beside their photo: a body without a
+  photo (JSON, a urlencoded form) over SEARCH_MAX_BODY_BYTES is refused by its
+  Content-Length, unread, and the API's parsers read at most that much (search/api.py);
+  a multipart search whose fields beside the photo pass FORM_FIELDS_ALLOWANCE is refused
+  before any view looks at them. Parsed, a body costs ~20 times its size in objects.
 
-Staff are not held to the whole-body limit (the admin takes many photos in one
-form); each of their files still is. Django parses no body that lacks a
-Content-Length (a chunked upload reads as an empty form under WSGI); under ASGI the
-server in front must cap bodies, as Django spools them before any middleware runs.
+Staff are held to these limits too, except on the admin's dataset pages, whose upload
+takes many photos in one form (each file is still held to MAX_UPLOAD_BYTES). Django
+parses no body that lacks a Content-Length (a chunked upload reads as an empty form
+under WSGI); under ASGI the server in front must cap bodies, as Django spools them
+before any middleware runs.
 """
 
 from __future__ import annotations
@@ -28,12 +34,17 @@ from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsS
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
+from django.urls import reverse
 
 from search.views import error_page
 
 # Room for the multipart boundaries and part headers and the small fields beside the
 # photo (k, labels, csrf token): the search forms send well under 2 KB of them.
 FORM_FIELDS_ALLOWANCE = 64 * 1024
+
+# The search endpoints, pages and API: a few small fields, and for these a photo beside them.
+TEXT_SEARCH_PATHS = frozenset({"/api/search/text", "/api/search_text"})
+PHOTO_SEARCH_PATHS = frozenset({"/search", "/api/search/image", "/api/search/photos"})
 
 
 class UploadLimitExceeded(MultiPartParserError):
@@ -69,23 +80,42 @@ def declared_length(request: HttpRequest) -> int | None:
         return None
 
 
-def body_limit(request: HttpRequest) -> int | None:
-    """The most bytes this request's body may have (None: no limit)."""
+def is_search(request: HttpRequest) -> bool:
+    return request.path in TEXT_SEARCH_PATHS or request.path in PHOTO_SEARCH_PATHS
+
+
+def body_limit(request: HttpRequest) -> int:
+    """The most bytes this request's body may have."""
+    if request.path in TEXT_SEARCH_PATHS:
+        return settings.SEARCH_MAX_BODY_BYTES  # JSON or a form, whatever it claims to be: no photo
     if request.content_type == "multipart/form-data":
         return settings.MAX_UPLOAD_BYTES + FORM_FIELDS_ALLOWANCE
+    if request.path in PHOTO_SEARCH_PATHS:
+        return settings.SEARCH_MAX_BODY_BYTES  # a search form without its photo
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # form fields or JSON, no photo
 
 
-def is_staff(request: HttpRequest) -> bool:
+def exempt_from_body_limit(request: HttpRequest) -> bool:
+    """Staff on the admin's dataset pages, whose upload takes many photos in one form."""
     user = getattr(request, "user", None)
-    return bool(user is not None and user.is_staff)
+    return bool(
+        user is not None
+        and user.is_active
+        and user.is_staff
+        and request.path.startswith(reverse("admin:indexing_dataset_changelist"))
+    )
+
+
+def form_fields_size(request: HttpRequest) -> int:
+    """Characters in the parsed form's fields, names included (files not counted)."""
+    return sum(len(key) + sum(len(value) for value in values) for key, values in request.POST.lists())
 
 
 def body_refusal(request: HttpRequest) -> tuple[str, int] | None:
     """Why (and with which status) the request's body is refused, reading as little as possible."""
     length, limit = declared_length(request), body_limit(request)
-    if length is not None and limit is not None and length > limit and not is_staff(request):
-        if request.content_type == "multipart/form-data":
+    if length is not None and length > limit and not exempt_from_body_limit(request):
+        if request.content_type == "multipart/form-data" and request.path not in TEXT_SEARCH_PATHS:
             return over_limit_message(length), 413
         return f"The request body is {length:,} bytes; the limit is {limit:,} bytes.", 413
     try:
@@ -102,6 +132,9 @@ def body_refusal(request: HttpRequest) -> tuple[str, int] | None:
         return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files.", 400
     except (MultiPartParserError, BadRequest, UnreadablePostError) as exc:
         return f"The form could not be read: {exc}", 400
+    if request.method == "POST" and is_search(request) and form_fields_size(request) > FORM_FIELDS_ALLOWANCE:
+        # Refused before a view splits a field (box, labels) into many small objects.
+        return f"The search fields are over {FORM_FIELDS_ALLOWANCE:,} characters.", 413
     return None
 
 

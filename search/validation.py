@@ -53,6 +53,18 @@ def validate_min_score(min_score: float | None) -> float | None:
     return min_score
 
 
+# "x1,y1,x2,y2": four numbers in pixels take ~30 characters; more is not a box.
+BOX_MAX_CHARS = 100
+
+
+def check_box_text(raw: str) -> None:
+    """Refuse a box's text by its length, before it is split: a 1 MB ``box=`` would be 250,000 numbers."""
+    if len(raw) > BOX_MAX_CHARS:
+        raise SearchInputError(
+            f"box is {len(raw):,} characters long; four numbers x1,y1,x2,y2 take at most {BOX_MAX_CHARS}."
+        )
+
+
 def check_upload_size(size: int) -> None:
     if size > settings.MAX_UPLOAD_BYTES:
         raise UploadTooLarge(

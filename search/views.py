@@ -167,14 +167,16 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
     return render(request, "search/crop.html", context)
 
 
+@throttle_page  # each hit counts a page of datasets: throttled like a search
 def datasets(request: HttpRequest) -> HttpResponse:
     recovery.mark_stale_jobs()  # a dead worker's job reads "stale" (and can be resumed), not "running"
-    found = selectors.datasets_with_recent_jobs()
-    for dataset in found:
+    page = selectors.datasets_page(page=request.GET.get("page"))
+    for dataset in page.object_list:
         for job in dataset.recent_jobs:
             job.eta = progress.eta_text(progress.eta_seconds(job))
     context = {
-        "datasets": found,
+        "datasets": page.object_list,
+        "page": page,
         "show_details": sees_details(request.user),
         # Re-embeds and redetects: their progress, and which models the collection is made with.
         "model_changes": model_changes.recent_changes(),

@@ -30,6 +30,8 @@ SANDBOX_CSP = "default-src 'none'; sandbox"
 
 def is_public_media(name: str) -> bool:
     """True when ``name`` is the file of a dataset photo or of an active crop."""
+    if "\x00" in name:
+        return False  # no stored name has one, and PostgreSQL refuses it in a query (a 500)
     if posixpath.normpath(name) != name or name.startswith(("/", "..")):
         return False  # only canonical names, as the storage wrote them
     if name.startswith("crops/"):

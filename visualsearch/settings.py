@@ -6,6 +6,7 @@ lists them with a comment each.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc files, served by the app (offline docs)
+    "axes",  # login lockout (LOGIN_FAILURE_LIMIT), site and admin login alike
     "visualsearch",  # site-wide management commands (demo, embedded_db)
     "indexing",
     "search",
@@ -54,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Every query of a request limited to WEB_STATEMENT_TIMEOUT_MS; past it, a 503 that says so.
+    "visualsearch.middleware.StatementTimeoutMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -66,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Models that cannot be loaded: a 503 with the reason, for pages and the API alike.
     "visualsearch.middleware.ModelUnavailableMiddleware",
+    # Last, as django-axes asks: a locked-out login answers 429 (LOGIN_FAILURE_LIMIT).
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -102,6 +108,12 @@ DATABASES = {"default": database_settings(DATABASE_URL, VAR_DIR / "pgdata")}
 if env("DATABASE_TEST_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Longest a web request's query may run (PostgreSQL statement_timeout, in ms; 0: no limit);
+# past it the request answers 503. Celery tasks, migrations and commands are not limited.
+WEB_STATEMENT_TIMEOUT_MS = env.int("WEB_STATEMENT_TIMEOUT_MS", default=30_000)
+
+# django-axes first: a locked-out client is refused before its password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -175,9 +187,12 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # Larger uploads go to a temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-# Everything but files (form fields, JSON bodies). As large as a photo, so that even a
-# list of 600,000 labels reaches the label check, a 400 that says why.
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+# Everything but files (form fields, JSON bodies), on every URL: a parsed body costs ~20
+# times its size in objects. The admin's largest form (200 selected crops) is ~6 KB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_FORM_BYTES", default=1024 * 1024)
+# A search's body without its photo (a text search's JSON or form): a few hundred bytes in use;
+# larger ones are refused (413) by their Content-Length before they are read (search/uploads.py).
+SEARCH_MAX_BODY_BYTES = env.int("SEARCH_MAX_BODY_BYTES", default=16 * 1024)
 # Fields per request (query string or form): the search forms send ~15; the admin's crop
 # list posts one per selected row (up to 200 with "show all").
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
@@ -335,6 +350,17 @@ SEARCH_THROTTLE_RATE = env("SEARCH_THROTTLE_RATE", default="120/min")
 # Proxies of ours in front of Django that append to X-Forwarded-For (nginx in compose: 1).
 # 0: the client is REMOTE_ADDR, the header is ignored (anyone can write it).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Login lockout (django-axes), for /accounts/login/ and the admin's login: after this many failed
+# logins from one client (the address visualsearch.access.client_ip reads, behind TRUSTED_PROXY_COUNT
+# proxies) every login from it, even with the right password, answers 429 for LOGIN_LOCKOUT_SECONDS.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900))
+AXES_CLIENT_IP_CALLABLE = "visualsearch.access.client_ip"
+# By address, not by user name: locking a name would let anyone lock the admin out.
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# 429 with Retry-After and the wait in words (visualsearch/logins.py).
+AXES_LOCKOUT_CALLABLE = "visualsearch.logins.locked_out"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

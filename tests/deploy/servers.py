@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -84,24 +85,35 @@ def gunicorn(app: str, env: dict[str, str], log: Path, probe: str = "/healthz", 
         stop(process)
 
 
-def nginx_body_limit(max_upload_bytes: int) -> str:
+def nginx_envsh(max_upload_bytes: int, trust_forwarded_proto: bool = False) -> dict[str, str]:
     """What the nginx image's entrypoint computes: the .envsh sourced by a POSIX shell."""
+    names = ("NGINX_CLIENT_MAX_BODY_SIZE", "NGINX_FORWARDED_PROTO")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MAX_UPLOAD_BYTES": str(max_upload_bytes)}
+    if trust_forwarded_proto:
+        env["NGINX_TRUST_FORWARDED_PROTO"] = "true"
     result = subprocess.run(
-        ["sh", "-c", f'. "{NGINX_ENVSH}" && printf %s "$NGINX_CLIENT_MAX_BODY_SIZE"'],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MAX_UPLOAD_BYTES": str(max_upload_bytes)},
+        ["sh", "-c", f'. "{NGINX_ENVSH}" && printf "%s\\n" ' + " ".join(f'"${name}"' for name in names)],
+        env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    return result.stdout
+    return dict(zip(names, result.stdout.splitlines(), strict=True))
 
 
-def render_nginx(folder: Path, upstream: str, port: int, max_upload_bytes: int) -> Path:
+def nginx_body_limit(max_upload_bytes: int) -> str:
+    return nginx_envsh(max_upload_bytes)["NGINX_CLIENT_MAX_BODY_SIZE"]
+
+
+def render_nginx(
+    folder: Path, upstream: str, port: int, max_upload_bytes: int, trust_forwarded_proto: bool = False
+) -> Path:
     """The template as the nginx image renders it, inside a main config that runs unprivileged on loopback."""
-    values = {"NGINX_UPSTREAM": upstream, "NGINX_CLIENT_MAX_BODY_SIZE": nginx_body_limit(max_upload_bytes)}
+    values = {"NGINX_UPSTREAM": upstream, **nginx_envsh(max_upload_bytes, trust_forwarded_proto)}
     text = NGINX_TEMPLATE.read_text()
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
+    assert not re.search(r"\$\{NGINX_[A-Z_]+\}", text), "a template variable was left unfilled"
     # The container listens on port 80; here, a free loopback port.
     assert "listen 80 default_server;" in text
     (folder / "default.conf").write_text(text.replace("listen 80 default_server;", f"listen 127.0.0.1:{port};"))
@@ -131,12 +143,12 @@ def nginx_command(config: Path) -> list[str]:
 
 
 @contextmanager
-def nginx(folder: Path, upstream: str, max_upload_bytes: int) -> Iterator[str]:
+def nginx(folder: Path, upstream: str, max_upload_bytes: int, trust_forwarded_proto: bool = False) -> Iterator[str]:
     """Debian's nginx with the compose config in front of ``upstream`` (host:port); yields its base URL."""
     folder.mkdir(exist_ok=True)
     folder.chmod(0o755)
     port = free_port()
-    config = render_nginx(folder, upstream, port, max_upload_bytes)
+    config = render_nginx(folder, upstream, port, max_upload_bytes, trust_forwarded_proto)
     log = folder / "nginx.out"
     with open(log, "wb") as out:
         process = subprocess.Popen(nginx_command(config), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -59,13 +59,17 @@ def test_the_rendered_config_passes_nginx_t(folder):
 
 
 @pytest.fixture(scope="module")
-def proxy(folder):
-    """The echo app under gunicorn (our config file, one worker), nginx in front; yields nginx's URL."""
+def upstream(folder):
+    """The echo app under gunicorn (our config file, one worker); yields its host:port."""
     env = {**os.environ, "GUNICORN_THREADS": str(SLOW_CLIENTS // 3)}
-    with (
-        gunicorn("tests.deploy.echo_app:app", env, folder / "gunicorn.log", probe="/") as upstream,
-        nginx(folder, upstream.removeprefix("http://"), MAX_UPLOAD_BYTES) as url,
-    ):
+    with gunicorn("tests.deploy.echo_app:app", env, folder / "gunicorn.log", probe="/") as url:
+        yield url.removeprefix("http://")
+
+
+@pytest.fixture(scope="module")
+def proxy(folder, upstream):
+    """nginx with the compose config in front of the echo app; yields nginx's URL."""
+    with nginx(folder, upstream, MAX_UPLOAD_BYTES) as url:
         yield url
 
 
@@ -79,7 +83,15 @@ def test_forwarded_headers_are_set_by_nginx_not_passed_through(proxy):
     assert seen["x_forwarded_for"] == "6.6.6.6, 127.0.0.1"
     assert seen["x_forwarded_proto"] == "http" and seen["x_forwarded_host"] is None
     # A load balancer in front that terminated TLS says https, and is believed.
-    assert json.loads(get(proxy + "/", **{"X-Forwarded-Proto": "https"})[1])["x_forwarded_proto"] == "https"
+    # A client claiming https itself is not believed: Django sees the scheme of the connection.
+    assert json.loads(get(proxy + "/", **{"X-Forwarded-Proto": "https"})[1])["x_forwarded_proto"] == "http"
+
+
+def test_a_load_balancers_https_is_believed_only_when_asked_for(folder, upstream):
+    # NGINX_TRUST_FORWARDED_PROTO=true: a TLS-terminating load balancer in front always sets it.
+    with nginx(folder / "trusting", upstream, MAX_UPLOAD_BYTES, trust_forwarded_proto=True) as url:
+        assert json.loads(get(url + "/", **{"X-Forwarded-Proto": "https"})[1])["x_forwarded_proto"] == "https"
+        assert json.loads(get(url + "/")[1])["x_forwarded_proto"] == "http"
 
 
 def post(url: str, size: int) -> tuple[int, bytes]:

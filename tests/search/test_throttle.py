@@ -67,3 +67,18 @@ def test_search_page_is_throttled_with_the_api_as_one_client(throttled, live_ser
     assert photo.status_code == 429
     assert requests.get(live_server.url + "/crops/1", timeout=60).status_code == 429
     assert api_search(live_server.url).status_code == 429
+
+
+def test_the_datasets_page_is_throttled_like_a_search(transactional_db, live_server, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    settings.SEARCH_THROTTLE_RATE = "2/min"
+    settings.TRUSTED_PROXY_COUNT = 0
+    cache.clear()
+    try:
+        codes = [requests.get(live_server.url + "/datasets", timeout=60).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        refused = requests.get(live_server.url + "/datasets", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=60)
+        assert refused.status_code == 429 and "Too many" in refused.text
+        assert int(refused.headers["Retry-After"]) > 0
+    finally:
+        cache.clear()

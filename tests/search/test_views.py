@@ -6,8 +6,12 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from indexing.models import Crop, SourceImage
+from indexing.models import Crop, IndexingJob, SourceImage
+from indexing.selectors import DATASETS_PER_PAGE, RECENT_JOBS_PER_DATASET
+from tests.factories import make_crop, make_dataset, make_image, unit_vectors
 
 
 def test_home_has_both_search_modes(client, db):
@@ -117,3 +121,44 @@ def test_region_and_photo_queries_on_the_results_page(client, indexed):
     photos = client.post("/search", {"image": upload, "mode": "image", "find": "photos_any"}).content.decode()
     source = SourceImage.objects.get(original_name=path.name)
     assert re.findall(r'class="photo-result" data-image-id="(\d+)"', photos)[0] == str(source.pk)
+
+
+def datasets_shown(body: str) -> list[str]:
+    return re.findall(r'<section class="dataset">\s*<h2>(\S+) <small>', body)
+
+
+def test_datasets_page_reads_a_page_of_datasets_in_a_fixed_number_of_queries(client, db, settings):
+    settings.SEARCH_THROTTLE_RATE = "100000/min"
+    busy = make_dataset("d00")
+    images = [make_image(busy, seed) for seed in range(3)]
+    SourceImage.objects.filter(pk=images[0].pk).update(status=SourceImage.Status.DONE)
+    SourceImage.objects.filter(pk=images[1].pk).update(status=SourceImage.Status.FAILED)
+    for vector in unit_vectors(2):
+        make_crop(images[0], vector)
+    jobs = [IndexingJob.objects.create(dataset=busy, total_images=3) for _ in range(7)]
+    make_dataset("d01")
+    make_dataset("d02")
+
+    with CaptureQueriesContext(connection) as few:
+        body = client.get("/datasets").content.decode()
+    assert datasets_shown(body) == ["d00", "d01", "d02"]
+    assert "3 photos · 1 indexed · 1 failed · 2 objects" in body
+    shown_jobs = [int(pk) for pk in re.findall(r'id="job-(\d+)"', body)]
+    assert shown_jobs == [job.pk for job in reversed(jobs)][:RECENT_JOBS_PER_DATASET]  # the five newest
+    assert 'rel="next"' not in body
+
+    for i in range(3, 3 + DATASETS_PER_PAGE):
+        dataset = make_dataset(f"d{i:02d}")
+        IndexingJob.objects.create(dataset=dataset)
+        make_crop(make_image(dataset, 100 + i), unit_vectors(1, seed=i)[0])
+    with CaptureQueriesContext(connection) as many:
+        body = client.get("/datasets").content.decode()
+    # 23 datasets, one page of 20: as many queries as for 3, whatever the collection holds.
+    assert len(many.captured_queries) == len(few.captured_queries), [q["sql"][:120] for q in many.captured_queries]
+    assert datasets_shown(body) == [f"d{i:02d}" for i in range(DATASETS_PER_PAGE)]
+    assert 'href="?page=2" rel="next"' in body and "Page 1 of 2 (23 datasets)" in body
+    second = client.get("/datasets", {"page": 2}).content.decode()
+    assert datasets_shown(second) == ["d20", "d21", "d22"]
+    assert "1 photos · 0 indexed · 0 failed · 1 objects" in second
+    assert datasets_shown(client.get("/datasets", {"page": "x"}).content.decode())[0] == "d00"  # not a number: first
+    assert datasets_shown(client.get("/datasets", {"page": 99}).content.decode()) == ["d20", "d21", "d22"]

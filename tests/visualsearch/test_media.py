@@ -85,3 +85,11 @@ def test_index_files_live_outside_media_and_no_url_reaches_them(live_server, pho
         assert get(live_server.url, url).status_code == 404, url
     with pytest.raises(ValueError, match="no URL"):
         build.file.url  # noqa: B018 - the attribute access is the test
+
+
+def test_a_nul_byte_in_a_media_path_is_a_404_not_a_500(live_server, photo):
+    crop = photo.crops.get()
+    assert get(live_server.url, crop.file.url).status_code == 200
+    for url in (crop.file.url + "%00", crop.file.url.replace("crops/", "crops/%00"), f"{settings.MEDIA_URL}images/%00"):
+        response = get(live_server.url, url)
+        assert response.status_code == 404, url
