@@ -16,7 +16,7 @@ from PIL import Image
 from indexing import deletion, duplicate_selectors, model_changes, recovery, selectors
 from indexing.jobs import IndexingUnavailable
 from indexing.models import DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset
-from search import filters, photo_queries, progress, services
+from search import collapse, collection, filters, photo_queries, progress, services
 from search.forms import SearchForm
 from search.services import CropNotFound, SearchInputError
 from search.throttle import throttle_page
@@ -35,7 +35,8 @@ def form_context(request: HttpRequest, source: QueryDict | None = None, **extra)
         "max_k": settings.SEARCH_MAX_K,
         "query": source.get("q", ""),
         "mode": source.get("mode", "image"),
-        "collapse": bool(source.get("collapse")),
+        "show_copies": bool(source.get("show_copies")),
+        "has_duplicates": collapse.fold_by_default(),
         "min_score": source.get("min_score", ""),
         "group": bool(source.get("group")),
         "find": source.get("find") or "objects",
@@ -47,7 +48,8 @@ def form_context(request: HttpRequest, source: QueryDict | None = None, **extra)
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "search/home.html", form_context(request))
+    # What the collection holds and a few queries to try: one aggregate query, cached (search.collection).
+    return render(request, "search/home.html", form_context(request, collection=collection.summary()))
 
 
 def error_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
@@ -64,6 +66,8 @@ def results(request: HttpRequest) -> HttpResponse:
     try:
         fields = form.parsed()
         narrowing = {key: fields[key] for key in ("k", "labels", "min_score", "datasets", "splits")}
+        # The pages fold copies of a photo into one result unless asked to show every copy.
+        fields["collapse"] = not fields["show_copies"] and collapse.fold_by_default()
         if request.method == "POST":
             upload = request.FILES.get("image")
             data = services.read_upload(upload)
@@ -173,6 +177,7 @@ def datasets(request: HttpRequest) -> HttpResponse:
     for dataset in found:
         for job in dataset.recent_jobs:
             job.eta = progress.eta_text(progress.eta_seconds(job))
+            job.duration = progress.duration_text(progress.duration_seconds(job))
     context = {
         "datasets": found,
         "show_details": sees_details(request.user),
