@@ -28,6 +28,8 @@ PREVIEW_MAX_SIDE = 1024
 def form_context(request: HttpRequest, source: QueryDict | None = None, **extra) -> dict:
     if source is None:
         source = request.POST if request.method == "POST" else request.GET
+    if "has_duplicates" not in extra:  # the "show every copy" switch is offered only where groups exist
+        extra["has_duplicates"] = collapse.fold_by_default()
     return {
         "classes": settings.DETECTOR_CLASSES,
         "selected_labels": source.getlist("labels"),
@@ -36,7 +38,6 @@ def form_context(request: HttpRequest, source: QueryDict | None = None, **extra)
         "query": source.get("q", ""),
         "mode": source.get("mode", "image"),
         "show_copies": bool(source.get("show_copies")),
-        "has_duplicates": collapse.fold_by_default(),
         "min_score": source.get("min_score", ""),
         "group": bool(source.get("group")),
         "find": source.get("find") or "objects",
@@ -55,7 +56,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def error_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
     """The search form with ``message``, for a request refused before its form was read."""
     # An empty form: the request's own fields may be what was refused (too many of them).
-    return render(request, "search/home.html", form_context(request, source=QueryDict(), error=message), status=status)
+    context = form_context(request, source=QueryDict(), error=message, has_duplicates=False)
+    return render(request, "search/home.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -67,7 +69,8 @@ def results(request: HttpRequest) -> HttpResponse:
         fields = form.parsed()
         narrowing = {key: fields[key] for key in ("k", "labels", "min_score", "datasets", "splits")}
         # The pages fold copies of a photo into one result unless asked to show every copy.
-        fields["collapse"] = not fields["show_copies"] and collapse.fold_by_default()
+        fields["has_duplicates"] = collapse.fold_by_default()
+        fields["collapse"] = fields["has_duplicates"] and not fields["show_copies"]
         if request.method == "POST":
             upload = request.FILES.get("image")
             data = services.read_upload(upload)
@@ -76,7 +79,13 @@ def results(request: HttpRequest) -> HttpResponse:
             page = services.search_text_page(
                 fields["q"], offset=fields["offset"], collapse_duplicates=fields["collapse"], **narrowing
             )
-            context = form_context(request, text_results=page.results, mode="text", **pager(request, page))
+            context = form_context(
+                request,
+                text_results=page.results,
+                mode="text",
+                has_duplicates=fields["has_duplicates"],
+                **pager(request, page),
+            )
     except SearchInputError as exc:
         context = form_context(request, error=str(exc))
         return render(request, "search/home.html", context, status=exc.status)
@@ -106,7 +115,10 @@ def photo_context(request: HttpRequest, data: bytes, upload, fields: dict, narro
         found = photo_queries.search_photos(
             data, match=fields["find"].removeprefix("photos_"), preview_side=PREVIEW_MAX_SIDE, **narrowing
         )
-        return form_context(request, photo_search=found, preview=preview_data_url(found.preview), mode="image")
+        preview = preview_data_url(found.preview)
+        return form_context(
+            request, photo_search=found, preview=preview, mode="image", has_duplicates=fields["has_duplicates"]
+        )
     found = services.search_image(
         data,
         box=fields["box"],
@@ -127,6 +139,7 @@ def photo_context(request: HttpRequest, data: bytes, upload, fields: dict, narro
         next_offset=next_offset,
         previous_offset=max(found.offset - fields["k"], 0) if found.offset else None,
         mode="image",
+        has_duplicates=fields["has_duplicates"],
     )
 
 
