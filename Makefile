@@ -19,7 +19,7 @@ HOST ?= 127.0.0.1
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8000
 
-.PHONY: install demo test lint redis services browser nginx stop-db clean
+.PHONY: install demo screenshot test lint redis services browser nginx stop-db clean
 
 $(INSTALLED):
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ demo:
 	@started=$$(date +%s); $(MAKE) --no-print-directory install && \
 		echo "[demo] install: ready in $$(( $$(date +%s) - started )) s"
 	$(PY) manage.py demo --host $(HOST) --port $(PORT)
+
+# The README's picture, from the demo (its data and models, the same environment variables),
+# in Debian's chromium: docs/images/search-results.png.
+screenshot: install browser
+	$(PY) manage.py screenshot
 
 stop-db:
 	DEBUG=true $(PY) manage.py embedded_db stop

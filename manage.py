@@ -7,8 +7,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visualsearch.settings")
-    if sys.argv[1:2] == ["demo"]:
-        # The demo is a development server on this machine: DEBUG on unless the user says otherwise.
+    if sys.argv[1:2] in (["demo"], ["screenshot"]):
+        # The demo (and the README's screenshot of it) is a development server on this machine:
+        # DEBUG on unless the user says otherwise.
         os.environ.setdefault("DEBUG", "true")
     from django.core.management import execute_from_command_line
 

@@ -24,8 +24,9 @@ class SearchForm(forms.Form):
     k = forms.IntegerField(required=False)
     # Repeated ``labels`` fields (the filter checkboxes), as a list; unknown names are the service's to refuse.
     labels = forms.Field(required=False, widget=forms.SelectMultiple)
-    # One result per group of duplicate photos (search.collapse).
-    collapse = forms.BooleanField(required=False)
+    # Every copy of a duplicate photo; without it the page folds each duplicate group into one result
+    # (search.collapse, wherever groups exist).
+    show_copies = forms.BooleanField(required=False)
     datasets = forms.Field(required=False, widget=forms.SelectMultiple)
     splits = forms.Field(required=False, widget=forms.SelectMultiple)
     min_score = forms.FloatField(required=False)

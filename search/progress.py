@@ -29,3 +29,23 @@ def eta_text(seconds: float | None) -> str:
     if seconds < 3600:
         return f"about {round(seconds / 60)} min left"
     return f"about {seconds / 3600:.1f} h left"
+
+
+def duration_seconds(job: IndexingJob, now: datetime | None = None) -> float | None:
+    """How long it took (finished) or has run so far (started); None before it starts."""
+    if not job.started:
+        return None
+    end = job.finished or (now or timezone.now())
+    return max((end - job.started).total_seconds(), 0.0)
+
+
+def duration_text(seconds: float | None) -> str:
+    """``42 s``, ``3 min 5 s``, ``1 h 12 min``; the page's script writes the same words as it polls."""
+    if seconds is None:
+        return ""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

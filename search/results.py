@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from indexing.models import Crop, Dataset
 from search.filters import CropFilter
@@ -20,6 +20,8 @@ class SearchResult:
     box: tuple[float, float, float, float]
     dataset: str
     split: str
+    # Folded copies (search.collapse): the best result of each other photo of its duplicate group.
+    copies: tuple[SearchResult, ...] = field(default=(), compare=False)
 
 
 def active_crops():

@@ -16,7 +16,7 @@ from PIL import Image
 from indexing import deletion, duplicate_selectors, model_changes, recovery, selectors
 from indexing.jobs import IndexingUnavailable
 from indexing.models import DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset
-from search import filters, photo_queries, progress, services
+from search import collapse, collection, filters, photo_queries, progress, services
 from search.forms import SearchForm
 from search.services import CropNotFound, SearchInputError
 from search.throttle import throttle_page
@@ -28,6 +28,8 @@ PREVIEW_MAX_SIDE = 1024
 def form_context(request: HttpRequest, source: QueryDict | None = None, **extra) -> dict:
     if source is None:
         source = request.POST if request.method == "POST" else request.GET
+    if "has_duplicates" not in extra:  # the "show every copy" switch is offered only where groups exist
+        extra["has_duplicates"] = collapse.fold_by_default()
     return {
         "classes": settings.DETECTOR_CLASSES,
         "selected_labels": source.getlist("labels"),
@@ -35,7 +37,7 @@ def form_context(request: HttpRequest, source: QueryDict | None = None, **extra)
         "max_k": settings.SEARCH_MAX_K,
         "query": source.get("q", ""),
         "mode": source.get("mode", "image"),
-        "collapse": bool(source.get("collapse")),
+        "show_copies": bool(source.get("show_copies")),
         "min_score": source.get("min_score", ""),
         "group": bool(source.get("group")),
         "find": source.get("find") or "objects",
@@ -47,13 +49,15 @@ def form_context(request: HttpRequest, source: QueryDict | None = None, **extra)
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "search/home.html", form_context(request))
+    # What the collection holds and a few queries to try: one aggregate query, cached (search.collection).
+    return render(request, "search/home.html", form_context(request, collection=collection.summary()))
 
 
 def error_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
     """The search form with ``message``, for a request refused before its form was read."""
     # An empty form: the request's own fields may be what was refused (too many of them).
-    return render(request, "search/home.html", form_context(request, source=QueryDict(), error=message), status=status)
+    context = form_context(request, source=QueryDict(), error=message, has_duplicates=False)
+    return render(request, "search/home.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -64,6 +68,9 @@ def results(request: HttpRequest) -> HttpResponse:
     try:
         fields = form.parsed()
         narrowing = {key: fields[key] for key in ("k", "labels", "min_score", "datasets", "splits")}
+        # The pages fold copies of a photo into one result unless asked to show every copy.
+        fields["has_duplicates"] = collapse.fold_by_default()
+        fields["collapse"] = fields["has_duplicates"] and not fields["show_copies"]
         if request.method == "POST":
             upload = request.FILES.get("image")
             data = services.read_upload(upload)
@@ -72,7 +79,13 @@ def results(request: HttpRequest) -> HttpResponse:
             page = services.search_text_page(
                 fields["q"], offset=fields["offset"], collapse_duplicates=fields["collapse"], **narrowing
             )
-            context = form_context(request, text_results=page.results, mode="text", **pager(request, page))
+            context = form_context(
+                request,
+                text_results=page.results,
+                mode="text",
+                has_duplicates=fields["has_duplicates"],
+                **pager(request, page),
+            )
     except SearchInputError as exc:
         context = form_context(request, error=str(exc))
         return render(request, "search/home.html", context, status=exc.status)
@@ -102,7 +115,10 @@ def photo_context(request: HttpRequest, data: bytes, upload, fields: dict, narro
         found = photo_queries.search_photos(
             data, match=fields["find"].removeprefix("photos_"), preview_side=PREVIEW_MAX_SIDE, **narrowing
         )
-        return form_context(request, photo_search=found, preview=preview_data_url(found.preview), mode="image")
+        preview = preview_data_url(found.preview)
+        return form_context(
+            request, photo_search=found, preview=preview, mode="image", has_duplicates=fields["has_duplicates"]
+        )
     found = services.search_image(
         data,
         box=fields["box"],
@@ -123,6 +139,7 @@ def photo_context(request: HttpRequest, data: bytes, upload, fields: dict, narro
         next_offset=next_offset,
         previous_offset=max(found.offset - fields["k"], 0) if found.offset else None,
         mode="image",
+        has_duplicates=fields["has_duplicates"],
     )
 
 
@@ -174,6 +191,7 @@ def datasets(request: HttpRequest) -> HttpResponse:
     for dataset in page.object_list:
         for job in dataset.recent_jobs:
             job.eta = progress.eta_text(progress.eta_seconds(job))
+            job.duration = progress.duration_text(progress.duration_seconds(job))
     context = {
         "datasets": page.object_list,
         "page": page,

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from indexing import ingest, pipeline
-from indexing.models import Crop, Dataset, IndexBuild, SourceImage
+from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, SourceImage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("real_models")]
 
@@ -33,8 +33,10 @@ def test_index_then_rerun_adds_nothing_and_says_so(small_folder):
     crops = Crop.objects.count()
     assert crops > 0 and IndexBuild.objects.filter(status="ready").count() == 1
 
+    assert IndexingJob.objects.count() == 1
     second = run(small_folder, "--dataset_path", str(small_folder))
     assert "Nothing new to index" in second and "up to date" in second
+    assert IndexingJob.objects.count() == 1  # a run with nothing to do records no empty job
     assert Crop.objects.count() == crops
     assert SourceImage.objects.count() == 4
     assert IndexBuild.objects.count() == 1

@@ -75,7 +75,7 @@ def test_collapse_in_the_api_and_the_page(grouped):
         "/api/search/text", {"query": "a photo", "k": EVERYTHING, "collapse_duplicates": True}, format="json"
     ).json()
     assert body["count"] == 2
-    page = client.get("/search", {"q": "a photo", "k": EVERYTHING, "collapse": "1"})
+    page = client.get("/search", {"q": "a photo", "k": EVERYTHING})  # the page folds by default
     assert page.status_code == 200
     assert page.content.decode().count('class="result"') == 2
 

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from indexing import duplicate_ingest, ingest, jobs
-from indexing.models import IndexingJob
+from indexing import builds, duplicate_ingest, ingest, jobs
+from indexing.models import IndexBuild, IndexingJob
 from indexing.pipeline import BatchResult
 from indexing.vision.errors import ModelLoadError
 
@@ -73,16 +73,18 @@ class Command(BaseCommand):
             ingested = ingest.ingest_files(dataset, files, progress=bar)
         for path, reason in ingested.refused.items():
             self.stderr.write(f"Skipped {path}: {reason}")
-        job, image_ids = jobs.create_job(dataset, split_name)
-        if not image_ids:
-            job = jobs.finish_job(job)
+        # A rerun with nothing to do (every `make demo` restart) records no job: the datasets page
+        # lists work done, not "0/0 processed".
+        if not ingest.pending_image_ids(dataset, split_name):
             self.stdout.write(f"Nothing new to index: all {len(files)} images are already processed.")
+            job = None
         else:
+            job, image_ids = jobs.create_job(dataset, split_name)
             job = self._process(job, image_ids, batch_size, ingested)
 
         if no_index:
             return
-        build = jobs.after_job(job, index_kind=index_kind, use_gpu=faiss_gpu or None)
+        build = update_served_index(job, index_kind=index_kind, use_gpu=faiss_gpu or None)
         if build is None:
             self.stdout.write("FAISS index is up to date; no rebuild needed.")
         else:
@@ -121,3 +123,17 @@ class Command(BaseCommand):
             f"near-duplicate(s) skipped, {dupes['duplicates_linked']} photo(s) in duplicate groups."
         )
         return job
+
+
+def update_served_index(job: IndexingJob | None, **build_options) -> IndexBuild | None:
+    """After a job, jobs.after_job; after a run with nothing new, the same check without a job.
+
+    An earlier run may have stopped before its build: the served index can lag even when no photo is new.
+    """
+    if job is not None:
+        return jobs.after_job(job, **build_options)
+    return (
+        None
+        if builds.index_is_current()
+        else builds.update_index(kind=build_options["index_kind"], use_gpu=build_options["use_gpu"])
+    )

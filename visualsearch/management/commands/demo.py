@@ -135,10 +135,8 @@ def gunicorn_command(host: str, port: str) -> list[str]:
     ]
 
 
-def serve(host: str, port: str, stdout) -> None:
-    """Serve through gunicorn until Ctrl-C; then wait for it to stop its workers, and return.
-
-    Its workers are new processes that read the environment, not this process's
+def server_env() -> dict[str, str]:
+    """gunicorn's workers are new processes that read the environment, not this process's
     settings: what the demo changed here (the offline test CLIP, tasks run in the web
     process) goes to them as environment variables.
     """
@@ -146,7 +144,12 @@ def serve(host: str, port: str, stdout) -> None:
     env["DEDUP_SEMANTIC_MIN_SCORE"] = str(settings.DEDUP_SEMANTIC_MIN_SCORE)
     if settings.CELERY_TASK_ALWAYS_EAGER:
         env["CELERY_TASK_ALWAYS_EAGER"] = "true"
-    server = subprocess.Popen(gunicorn_command(host, port), env=env, cwd=settings.BASE_DIR)
+    return env
+
+
+def serve(host: str, port: str, stdout) -> None:
+    """Serve through gunicorn until Ctrl-C; then wait for it to stop its workers, and return."""
+    server = subprocess.Popen(gunicorn_command(host, port), env=server_env(), cwd=settings.BASE_DIR)
     try:
         code = server.wait()
     except KeyboardInterrupt:
