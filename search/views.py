@@ -168,7 +168,7 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
 
 
 def datasets(request: HttpRequest) -> HttpResponse:
-    recovery.mark_stale_jobs()  # a dead worker's job reads "stale" (and can be resumed), not "running"
+    recovery.mark_stale_jobs_if_due()  # a dead worker's job reads "stale" (and can be resumed), not "running"
     found = selectors.datasets_with_recent_jobs()
     for dataset in found:
         for job in dataset.recent_jobs:

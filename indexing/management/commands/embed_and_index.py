@@ -69,11 +69,14 @@ class Command(BaseCommand):
             raise CommandError(f"No images found in {dataset_path} (split {split}).")
         self.stdout.write(f"Dataset {dataset} ({dataset_path}): {len(files)} image files, split {split}")
 
-        with tqdm(total=len(files), desc="ingest", unit="img", disable=None) as bar:
-            ingested = ingest.ingest_files(dataset, files, progress=bar)
-        for path, reason in ingested.refused.items():
-            self.stderr.write(f"Skipped {path}: {reason}")
-        job, image_ids = jobs.create_job(dataset, split_name)
+        try:
+            with tqdm(total=len(files), desc="ingest", unit="img", disable=None) as bar:
+                ingested = ingest.ingest_files(dataset, files, progress=bar)
+            for path, reason in ingested.refused.items():
+                self.stderr.write(f"Skipped {path}: {reason}")
+            job, image_ids = jobs.create_job(dataset, split_name)
+        except jobs.DatasetDeleting as exc:
+            raise CommandError(str(exc)) from exc
         if not image_ids:
             job = jobs.finish_job(job)
             self.stdout.write(f"Nothing new to index: all {len(files)} images are already processed.")
