@@ -112,7 +112,8 @@ def delete_images(image_ids: list[int]) -> None:
         duplicate_groups.release_kept(image_ids=image_ids)
         crops.delete()
         SourceImage.objects.filter(pk__in=image_ids).delete()
-        transaction.on_commit(partial(delete_files, default_storage, names), robust=nested)
+        # A lambda, not a partial: a robust callback's failure is logged under its __qualname__.
+        transaction.on_commit(lambda: delete_files(default_storage, names), robust=nested)
 
 
 def finish(dataset: Dataset, *, queue_rebuild: bool = False) -> None:
@@ -121,7 +122,7 @@ def finish(dataset: Dataset, *, queue_rebuild: bool = False) -> None:
     On its own the sweep runs first (at once), so a crash before the row goes is resumed;
     in a caller's transaction it waits for the commit, like every file deletion here.
     """
-    transaction.on_commit(partial(sweep, dataset.pk), robust=in_callers_transaction())
+    transaction.on_commit(lambda: sweep(dataset.pk), robust=in_callers_transaction())
     Dataset.objects.filter(pk=dataset.pk).delete()
     refresh_served_index(queue=queue_rebuild)
 
