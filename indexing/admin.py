@@ -1,4 +1,10 @@
-"""Curation: browse datasets, images and crops; deactivate bad crops."""
+"""Curation: browse datasets, images and crops; deactivate bad crops.
+
+Only curation is edited here: a crop's visibility and label, a dataset's metadata. What
+the system wrote (a photo's dataset, file and hash, crop boxes and files) is read-only:
+moving a photo to another dataset would put its file under the wrong dataset's prefix,
+where that dataset's deletion sweeps it. Builds and jobs are read-only (system_admin).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,19 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from indexing import curation, deletion, duplicate_admin, duplicate_groups, ingest, jobs, recovery  # noqa: F401 (registers)
-from indexing.forms import DatasetForm, SourceImageForm
+from indexing import (  # noqa: F401 (duplicate_admin and system_admin register their models)
+    curation,
+    deletion,
+    duplicate_admin,
+    duplicate_groups,
+    ingest,
+    jobs,
+    recovery,
+    system_admin,
+)
+from indexing.forms import DatasetForm
 from indexing.jobs import IndexingUnavailable
-from indexing.models import INDEX_PERMISSION, Crop, Dataset, IndexBuild, IndexingJob, SourceImage
+from indexing.models import INDEX_PERMISSION, Crop, Dataset, SourceImage
 
 THUMBNAIL_PX = 96
 
@@ -41,8 +56,15 @@ class DatasetAdmin(admin.ModelAdmin):
         if not uploads:
             return
         split = form.cleaned_data.get("upload_split") or ""
-        added = ingest.ingest_uploads(dataset=obj, photos=uploads, split=split)
+        try:
+            added = ingest.ingest_uploads(dataset=obj, photos=uploads, split=split)
+        except jobs.DatasetDeleting as exc:
+            self.message_user(request, f"Photos not stored: {exc}", messages.ERROR)
+            return
         stored = f"{added} new photo(s) added ({len(uploads) - added} already there)"
+        if not self.has_index_permission(request):  # indexing runs the models: its own permission
+            self.message_user(request, f"{stored}; not indexed: indexing needs the index_dataset permission.")
+            return
         try:
             # The indexing task is sent when the admin's transaction commits (see enqueue_dataset_indexing).
             job = jobs.enqueue_dataset_indexing(obj)
@@ -98,6 +120,17 @@ class DatasetAdmin(admin.ModelAdmin):
             return
         self.message_user(request, "Deleted (large datasets: deletion queued, progress on the datasets page).")
 
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """The confirmation page: counts, not every photo and crop (bounded), and no per-row delete
+        permission asked for photos and crops, which the admin never deletes itself: the service does."""
+        objs = list(objs)
+        counts = {
+            "datasets": len(objs),
+            "photos": SourceImage.objects.filter(dataset__in=objs).count(),
+            "crops": Crop.objects.filter(image__dataset__in=objs).count(),
+        }
+        return [str(dataset) for dataset in objs], counts, set(), []
+
     def delete_model(self, request: HttpRequest, obj: Dataset) -> None:
         deletion.request_deletion(dataset=obj)
 
@@ -125,16 +158,23 @@ class DatasetAdmin(admin.ModelAdmin):
 
 @admin.register(SourceImage)
 class SourceImageAdmin(admin.ModelAdmin):
-    form = SourceImageForm
     list_display = ("preview", "original_name", "dataset", "split", "width", "height", "status", "crop_count")
     list_filter = ("dataset", "split", "status")
     search_fields = ("original_name", "sha256", "error")
-    readonly_fields = ("preview_large", "sha256", "width", "height", "created", "processed")
+    # Only its display name is curation; the rest is what ingest and the pipeline recorded.
+    fields = ("preview_large", "original_name", "dataset", "file", "split", "sha256", "width", "height")
+    fields += ("status", "error", "job", "created", "processed")
+    readonly_fields = tuple(f for f in fields if f != "original_name")
     list_select_related = ("dataset",)
     list_per_page = 50
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Photos are added on their dataset's page (ingest: checked, hashed, named by sha256), not here."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SourceImage | None = None) -> bool:
+        """Django's delete would leave the photo's files and its vectors in the index: hide its crops,
+        or delete its dataset (indexing.deletion)."""
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SourceImage]:
@@ -158,18 +198,10 @@ class CropAdmin(admin.ModelAdmin):
     list_display = ("preview", "id", "label", "confidence", "dataset", "split", "is_active", "created")
     list_filter = ("is_active", "label", "image__dataset", "image__split", "detector_version", "embedder_version")
     search_fields = ("label", "image__original_name", "image__sha256")
-    readonly_fields = (
-        "preview_large",
-        "image",
-        "x1",
-        "y1",
-        "x2",
-        "y2",
-        "detector_version",
-        "embedder_version",
-        "created",
-    )
-    exclude = ("embedding",)
+    # Curation: its visibility and its label. The rest is the pipeline's (box, file, models).
+    fields = ("preview_large", "is_active", "hidden_by", "label", "confidence", "image", "file")
+    fields += ("x1", "y1", "x2", "y2", "detector_version", "embedder_version", "created")
+    readonly_fields = tuple(f for f in fields if f not in ("is_active", "label"))
     list_select_related = ("image__dataset",)
     actions = ("deactivate", "reactivate")
     list_per_page = 100
@@ -177,6 +209,15 @@ class CropAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Crops come from the pipeline (detector box, embedding, versions); none is made by hand."""
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Crop | None = None) -> bool:
+        """Hide a crop instead: a deleted one's file would stay, and its photo's redetect would bring it back."""
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Crop, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "is_active" in form.changed_data:  # a curator's own hide or show, recorded as theirs
+            curation.set_crops_active(Crop.objects.filter(pk=obj.pk), obj.is_active)
 
     @admin.display(description="crop")
     def preview(self, obj: Crop) -> str:
@@ -204,61 +245,3 @@ class CropAdmin(admin.ModelAdmin):
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Crop]) -> None:
         changed = curation.set_crops_active(queryset, True)
         self.message_user(request, f"{changed} crop(s) reactivated.", messages.SUCCESS)
-
-
-@admin.register(IndexBuild)
-class IndexBuildAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "size", "status", "embedder_version", "created", "finished")
-    list_filter = ("status", "kind")
-    search_fields = ("checksum", "kind")
-    # The file is private (no URL to link to): shown by name only.
-    exclude = ("file",)
-    readonly_fields = ("file_name", "created", "finished", "checksum", "max_crop_id")
-
-    @admin.display(description="file")
-    def file_name(self, obj: IndexBuild) -> str:
-        return obj.file.name or "—"
-
-
-@admin.register(IndexingJob)
-class IndexingJobAdmin(admin.ModelAdmin):
-    list_display = (
-        "id",
-        "dataset",
-        "split",
-        "status",
-        "processed_images",
-        "failed_images",
-        "total_images",
-        "total_crops",
-        "started",
-        "finished",
-    )
-    list_filter = ("status", "dataset")
-    search_fields = ("error", "dataset__name")
-    readonly_fields = ("created", "started", "finished", "heartbeat")
-    list_select_related = ("dataset",)
-    actions = ("resume",)
-
-    def has_index_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(INDEX_PERMISSION)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[IndexingJob]:
-        recovery.mark_stale_jobs()  # a list that says "running" for a dead worker would mislead
-        return super().get_queryset(request)
-
-    @admin.action(description="Resume selected stale or failed jobs", permissions=["index"])
-    def resume(self, request: HttpRequest, queryset: QuerySet[IndexingJob]) -> None:
-        resumed, refused = [], []
-        try:
-            for job in queryset:
-                try:
-                    resumed.append(recovery.resume_job(job=job))
-                except recovery.NotResumable as exc:
-                    refused.append(str(exc))
-        except IndexingUnavailable as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return
-        for reason in refused:
-            self.message_user(request, reason, messages.WARNING)
-        self.message_user(request, f"Resumed {len(resumed)} job(s).")

@@ -8,7 +8,9 @@ The order keeps every record consistent if the work stops halfway (a killed work
    photos failed (a running indexing job skips them). Its crops are not deactivated one
    by one: an update per crop is slow at scale (bench/lifecycle.py).
 2. Batches of photos: their rows (crops cascade) go in one transaction, then their
-   files. A crash in between leaves files without rows, never rows without files.
+   files, once that transaction (or the caller's, around it) has committed. A crash or
+   a rollback in between leaves files without rows, never rows without files. Duplicate
+   groups that kept one of the photos show their other copies again and reopen.
 3. ``finish``: whatever is left under the dataset's own prefixes (``images/<id>/``,
    ``crops/<id>/``) is swept, the dataset row goes (its jobs cascade), and the served
    FAISS build is replaced by one without its vectors (``refresh_served_index``).
@@ -24,7 +26,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from indexing import builds, jobs
+from indexing import builds, duplicate_groups, jobs
 from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, SourceImage
 from indexing.served_models import served_embedder_version
 from indexing.stored_files import delete_files, walk_files
@@ -97,22 +99,50 @@ def run_deletion(
 
 
 def delete_images(image_ids: list[int]) -> None:
-    """Step 2 for one batch: rows first (crops cascade), in one transaction, then their files."""
+    """Step 2 for one batch: rows first (crops cascade), in one transaction, then their files.
+
+    Duplicate groups that kept one of these photos show their other copies again and
+    reopen (duplicate_groups.release_kept), in the same transaction.
+    """
     crops = Crop.objects.filter(image_id__in=image_ids)
     names = list(crops.exclude(file="").values_list("file", flat=True))
     names += list(SourceImage.objects.filter(pk__in=image_ids).values_list("file", flat=True))
+    nested = in_callers_transaction()
     with transaction.atomic():
+        duplicate_groups.release_kept(image_ids=image_ids)
         crops.delete()
         SourceImage.objects.filter(pk__in=image_ids).delete()
-    delete_files(default_storage, names)
+        # A lambda, not a partial: a robust callback's failure is logged under its __qualname__.
+        transaction.on_commit(lambda: delete_files(default_storage, names), robust=nested)
 
 
 def finish(dataset: Dataset, *, queue_rebuild: bool = False) -> None:
-    """Step 3: sweep the dataset's prefixes, delete its row, drop its vectors from the served index."""
-    for prefix in dataset_prefixes(dataset.pk):
-        delete_files(default_storage, list(walk_files(default_storage, prefix)))
+    """Step 3: sweep the dataset's prefixes, delete its row, drop its vectors from the served index.
+
+    On its own the sweep runs first (at once), so a crash before the row goes is resumed;
+    in a caller's transaction it waits for the commit, like every file deletion here.
+    """
+    transaction.on_commit(lambda: sweep(dataset.pk), robust=in_callers_transaction())
     Dataset.objects.filter(pk=dataset.pk).delete()
     refresh_served_index(queue=queue_rebuild)
+
+
+def sweep(dataset_id: int) -> None:
+    """Whatever is left under the dataset's prefixes: files of a batch whose deletion stopped halfway."""
+    for prefix in dataset_prefixes(dataset_id):
+        delete_files(default_storage, list(walk_files(default_storage, prefix)))
+
+
+def in_callers_transaction() -> bool:
+    """Whether the deletion runs inside a caller's transaction (the admin's delete page opens one).
+
+    Files go only once their rows' deletion commits (``transaction.on_commit``): a rollback
+    brings rows back with their files, never without. Inside a caller's transaction a failed
+    file deletion is logged, not raised: the rows are gone for good by then, and what is left
+    is a file without a row (``check_consistency`` lists it, the dataset's sweep takes it). On
+    its own (a worker, the command) the failure raises, and the task is retried.
+    """
+    return transaction.get_connection().in_atomic_block
 
 
 def dataset_prefixes(dataset_id: int) -> list[str]:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from functools import partial
 
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, QuerySet
 
 from indexing import curation
 from indexing.duplicates import ALL_TIERS, Match, find_matches, fingerprint_stored_image
 from indexing.models import (
-    Crop,
     Dataset,
     DuplicateGroup,
     DuplicateMember,
@@ -80,28 +78,36 @@ def link_image(image: SourceImage, matches: Sequence[Match]) -> DuplicateGroup |
 
 
 def keep_one(*, group_id: int, image_id: int) -> DuplicateGroup:
-    """Keep ``image_id``: the other photos' crops are deactivated (search stops returning them)."""
+    """Keep ``image_id``: the other photos' visible crops are hidden as duplicates (search stops returning them).
+
+    The kept photo's crops hidden by an earlier review are shown again; crops a curator hid stay hidden.
+    """
     with transaction.atomic():
         _lock_groups()
         group = _group(group_id)
         member_ids = set(group.members.values_list("image_id", flat=True))
         if image_id not in member_ids:
             raise DuplicateReviewError(f"Photo {image_id} is not in duplicate group {group_id}.")
-        curation.set_crops_active(Crop.objects.filter(image_id__in=member_ids - {image_id}), False)
-        curation.set_crops_active(Crop.objects.filter(image_id=image_id), True)
+        # Only what a duplicate review hid is shown again: a curator's hides stay (indexing.curation).
+        curation.hide_as_duplicates(image_ids=member_ids - {image_id})
+        curation.show_duplicates(image_ids=[image_id])
         group.status, group.kept_id = DuplicateGroup.Status.RESOLVED, image_id
         group.save()
     return group
 
 
 def not_duplicates(*, group_id: int) -> int:
-    """Remember that the group's photos are not duplicates of each other and dissolve it; returns pairs stored."""
+    """Remember that the group's photos are not duplicates of each other and dissolve it; returns pairs stored.
+
+    Crops an earlier "keep one" hid are shown again (a curator's hides stay).
+    """
     with transaction.atomic():
         _lock_groups()
         group = _group(group_id)
         ids = sorted(group.members.values_list("image_id", flat=True))
         pairs = [NotDuplicatePair(first_id=a, second_id=b) for a, b in itertools.combinations(ids, 2)]
         NotDuplicatePair.objects.bulk_create(pairs, ignore_conflicts=True)
+        curation.show_duplicates(image_ids=ids)  # a "keep one" made earlier is undone with the group
         group.delete()
     return len(pairs)
 
@@ -123,12 +129,37 @@ def resolve_groups(*, group_ids: Iterable[int]) -> int:
     return resolved
 
 
+def release_kept(*, image_ids: Sequence[int]) -> int:
+    """Photos about to be deleted (a dataset's deletion, in its transaction): groups that kept one of them
+    show their other photos again and open for review again; returns how many groups.
+
+    A group left with one photo is dropped (nothing to review). Without this, deleting the
+    kept photo's dataset would leave its copies in other datasets hidden for good.
+    """
+    _lock_groups()
+    ids = list(image_ids)
+    touched = set(DuplicateMember.objects.filter(image_id__in=ids).values_list("group_id", flat=True))
+    released = list(DuplicateGroup.objects.filter(kept_id__in=ids))
+    for group in released:
+        others = list(group.members.exclude(image_id__in=ids).values_list("image_id", flat=True))
+        curation.show_duplicates(image_ids=others)
+        group.status, group.kept = DuplicateGroup.Status.OPEN, None
+        group.save()
+    DuplicateMember.objects.filter(image_id__in=ids).delete()
+    _drop_small_groups(DuplicateGroup.objects.filter(pk__in=touched))
+    return len(released)
+
+
 def recompute_dataset(*, dataset_id: int) -> int:
     """Match a dataset's photos again; returns how many joined a group.
 
     Open memberships of its photos are dropped first; resolved groups and "not duplicates"
     decisions stay. Photos without a fingerprint (indexed before this feature) get one now.
+    DatasetDeleting for a dataset being deleted (or gone).
     """
+    from indexing import jobs
+
+    jobs.refuse_if_deleting(dataset_id)  # DatasetDeleting: its photos are going
     dataset = Dataset.objects.get(pk=dataset_id)
     images = list(SourceImage.objects.filter(dataset=dataset).order_by("id"))
     with transaction.atomic():
@@ -146,17 +177,28 @@ def recompute_dataset(*, dataset_id: int) -> int:
     return linked
 
 
-def queue_recompute(*, dataset_id: int) -> None:
-    """Recompute a dataset's groups on a worker, once the caller's transaction commits (admin, API)."""
-    from indexing import jobs, tasks
+def queue_recompute(*, dataset_id: int) -> bool:
+    """Recompute a dataset's groups on a worker, once the caller's transaction commits (admin, API).
+
+    Coalesced (indexing.queued): False when a recompute of the dataset already waits for a
+    worker. DatasetDeleting for a dataset being deleted.
+    """
+    from indexing import jobs, queued, tasks
 
     jobs.require_workers()
     Dataset.objects.get(pk=dataset_id)  # DoesNotExist now, not in the worker
-    transaction.on_commit(partial(tasks.recompute_duplicates_task.delay, dataset_id))
+    jobs.refuse_if_deleting(dataset_id)
+    _, created = queued.queue_once(
+        kind=queued.RECOMPUTE_DUPLICATES,
+        target=dataset_id,
+        send=lambda queued_id: tasks.recompute_duplicates_task.delay(dataset_id, queued_id),
+    )
+    return created
 
 
-def _drop_small_groups() -> None:
-    DuplicateGroup.objects.annotate(size=Count("members")).filter(size__lt=2).delete()
+def _drop_small_groups(groups: QuerySet[DuplicateGroup] | None = None) -> None:
+    groups = DuplicateGroup.objects.all() if groups is None else groups
+    groups.annotate(size=Count("members")).filter(size__lt=2).delete()
 
 
 def _group(group_id: int) -> DuplicateGroup:

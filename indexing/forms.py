@@ -1,12 +1,11 @@
-"""The admin's forms: photos uploaded into a dataset, or replacing one, are checked before anything is stored."""
+"""The admin's forms: photos uploaded into a dataset are checked before anything is stored."""
 
 from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
 
-from indexing.models import Dataset, SourceImage
+from indexing.models import Dataset
 from indexing.vision.errors import ImageError
 from indexing.vision.formats import identify_raster
 
@@ -56,20 +55,8 @@ class DatasetForm(forms.ModelForm):
         model = Dataset
         fields = ["name", "version", "source", "split_names", "root_path", "notes"]
 
-
-class SourceImageForm(forms.ModelForm):
-    """A photo replaced on its own admin page is checked like an uploaded one."""
-
-    class Meta:
-        model = SourceImage
-        fields = "__all__"  # noqa: DJ007 - the admin decides which fields the page shows
-
-    def clean_file(self):
-        upload = self.cleaned_data.get("file")
-        if isinstance(upload, UploadedFile):  # a new file, not the one already stored
-            try:
-                read_photo(upload)
-            except ImageError as exc:
-                raise forms.ValidationError(str(exc), code="invalid_image") from exc
-            upload.seek(0)
-        return upload
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("upload_images") and self.instance.status == Dataset.Status.DELETING:
+            self.add_error("upload_images", "This dataset is being deleted: photos cannot be added to it.")
+        return cleaned

@@ -75,7 +75,8 @@ def ingest_image(dataset: Dataset, name: str, data: bytes, split: str = "") -> t
     raster image (see identify_raster): stored files are served from the site's origin,
     so they are named ``<sha256>.<decoded format>``, never by the uploader's extension.
     The file is stored before the row so a row never points at a missing file; a lost
-    race for the same sha256 deletes the copy.
+    race for the same sha256 deletes its copy, unless the winner's row names that file
+    (storages that overwrite, as GCS does, give both the same name).
     """
     info = identify_raster(data, name=Path(name).name or "The file")
     digest = hashlib.sha256(data).hexdigest()
@@ -95,8 +96,11 @@ def ingest_image(dataset: Dataset, name: str, data: bytes, split: str = "") -> t
         with transaction.atomic():
             image.save()
     except IntegrityError:
-        default_storage.delete(image.file.name)
-        return SourceImage.objects.get(dataset=dataset, sha256=digest), False
+        winner = SourceImage.objects.get(dataset=dataset, sha256=digest)
+        # On GCS both uploads wrote the same name (no suffix for a taken one): that file is the winner's now.
+        if not SourceImage.objects.filter(file=image.file.name).exists():
+            default_storage.delete(image.file.name)
+        return winner, False
     return image, True
 
 
@@ -109,7 +113,13 @@ class IngestResult:
 
 
 def ingest_files(dataset: Dataset, files: Iterable[tuple[Path, str]], progress=None) -> IngestResult:
-    """Store each file of a folder; files that are not photos are refused with a reason and skipped."""
+    """Store each file of a folder; files that are not photos are refused with a reason and skipped.
+
+    DatasetDeleting (storing nothing) for a dataset being deleted.
+    """
+    from indexing.jobs import refuse_if_deleting  # jobs imports this module
+
+    refuse_if_deleting(dataset.pk)
     result = IngestResult()
     for path, split in files:
         try:
@@ -128,7 +138,13 @@ def ingest_files(dataset: Dataset, files: Iterable[tuple[Path, str]], progress=N
 
 
 def ingest_uploads(*, dataset: Dataset, photos: Iterable[tuple[str, bytes]], split: str = "") -> int:
-    """Store photos uploaded in the admin (already checked by its form); how many were new."""
+    """Store photos uploaded in the admin (already checked by its form); how many were new.
+
+    DatasetDeleting (storing nothing) for a dataset being deleted.
+    """
+    from indexing.jobs import refuse_if_deleting
+
+    refuse_if_deleting(dataset.pk)
     return sum(ingest_image(dataset, name, data, split)[1] for name, data in photos)
 
 

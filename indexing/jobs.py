@@ -16,13 +16,13 @@ from functools import partial
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Count, F, Q
-from django.db.models.functions import Greatest
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from indexing import builds
+from indexing import builds, queued
 from indexing.ingest import pending_image_ids
-from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, SourceImage
+from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, QueuedTask, SourceImage
 from indexing.pipeline import BatchResult, process_images
 
 logger = logging.getLogger(__name__)
@@ -36,15 +36,57 @@ class IndexingUnavailable(RuntimeError):
     """Work for a Celery worker, with no broker to reach one and eager mode off."""
 
 
+class DatasetDeleting(IndexingUnavailable):
+    """Work asked for a dataset that is being deleted (or is gone): refused before anything changes.
+
+    An IndexingUnavailable, so every entry point that reports one (admin, pages, commands)
+    shows this reason too; the API answers it with 409.
+    """
+
+
+def refuse_if_deleting(dataset_id: int) -> None:
+    """Refuse work for a dataset being deleted. In a transaction, its row stays locked until the
+    caller commits: a deletion starting meanwhile waits, so it never misses the work queued here.
+    """
+    lock = Dataset.objects.select_for_update() if transaction.get_connection().in_atomic_block else Dataset.objects
+    status = lock.filter(pk=dataset_id).values_list("status", flat=True).first()
+    if status is None:
+        raise DatasetDeleting(f"Dataset {dataset_id} has been deleted.")
+    if status == Dataset.Status.DELETING:
+        raise DatasetDeleting(f"Dataset {dataset_id} is being deleted: no indexing, retry or recompute for it.")
+
+
 # --- A job's life, on both paths ------------------------------------------------------
 
 
 def create_job(dataset: Dataset, split: str | None = None) -> tuple[IndexingJob, list[int]]:
-    """A job over the dataset's pending images (of one split, or all)."""
-    ids = pending_image_ids(dataset, split)
-    job = IndexingJob.objects.create(dataset=dataset, split=split or "", total_images=len(ids))
-    SourceImage.objects.filter(pk__in=ids).update(job=job)
+    """A job over the dataset's pending images (of one split, or all); DatasetDeleting for one being deleted."""
+    with transaction.atomic():
+        refuse_if_deleting(dataset.pk)
+        ids = pending_image_ids(dataset, split)
+        job = IndexingJob.objects.create(dataset=dataset, split=split or "", total_images=len(ids))
+        SourceImage.objects.filter(pk__in=ids).update(job=job)
     return job, ids
+
+
+def join_waiting_job(dataset: Dataset, split: str | None = None) -> IndexingJob | None:
+    """The dataset's job still waiting for a worker (queued), given the photos pending since; None without one.
+
+    Its row is locked until the caller commits, and dispatch_job claims a job before reading
+    its photos: the photos added here are sent with it.
+    """
+    waiting = (
+        IndexingJob.objects.select_for_update()
+        .filter(dataset=dataset, split=split or "", status=IndexingJob.Status.QUEUED)
+        .order_by("id")
+        .first()
+    )
+    if waiting is None:
+        return None
+    SourceImage.objects.filter(pk__in=pending_image_ids(dataset, split)).update(job=waiting)
+    IndexingJob.objects.filter(pk=waiting.pk).update(total_images=waiting.images.count())
+    waiting.refresh_from_db()
+    return waiting
 
 
 def job_image_ids(job: IndexingJob) -> list[int]:
@@ -174,24 +216,41 @@ def require_workers() -> None:
 def enqueue_dataset_indexing(dataset: Dataset, split: str | None = None, rebuild_index: bool = True) -> IndexingJob:
     """Create a job for the dataset's pending images and queue it (admin, API, uploads).
 
-    The task is sent only once the caller's transaction commits (at once outside one):
-    a worker that got it earlier would find neither the job nor the photos saved with it.
+    A job of the dataset (and split) still waiting for a worker takes the new photos
+    instead, and is returned: repeated requests queue one job. The task is sent only once
+    the caller's transaction commits (at once outside one): a worker that got it earlier
+    would find neither the job nor the photos saved with it.
     """
     from indexing import tasks
 
     require_workers()
-    job, _ = create_job(dataset, split)
-    transaction.on_commit(partial(tasks.index_job_task.delay, job.pk, rebuild_index))
+    with transaction.atomic():
+        refuse_if_deleting(dataset.pk)
+        waiting = join_waiting_job(dataset, split)
+        if waiting is not None:
+            return waiting
+        job, _ = create_job(dataset, split)
+        transaction.on_commit(partial(tasks.index_job_task.delay, job.pk, rebuild_index))
     return job
 
 
 def dispatch_job(*, job_id: int, rebuild_index: bool = True) -> int:
-    """Start a queued job and send one batch task per batch; returns the number of batches."""
+    """Start a queued job and send one batch task per batch; returns the number of batches.
+
+    Only the dispatch that moves the job from queued to running sends its photos: a job
+    resumed twice (two index_job_task messages) sends them once. A redelivered dispatch of
+    a job already running sends nothing; a job whose dispatch died is resumed once stale.
+    """
     from indexing import tasks
 
     job = IndexingJob.objects.get(pk=job_id)
+    now = timezone.now()
+    if not IndexingJob.objects.filter(pk=job_id, status=IndexingJob.Status.QUEUED).update(
+        status=IndexingJob.Status.RUNNING, heartbeat=now, started=Coalesce(F("started"), Value(now))
+    ):
+        logger.info("Job %s is %s: dispatched already, nothing sent", job_id, job.status)
+        return 0
     batches = list(iter_batches(job_image_ids(job), settings.INDEXING_BATCH_SIZE))
-    start_job(job)
     if not batches:
         job = finish_job(job)
         if rebuild_index:
@@ -216,9 +275,16 @@ def run_queued_batch(*, job_id: int, image_ids: Sequence[int], rebuild_index: bo
     return result
 
 
-def queue_index_update(*, rebuild: bool = False) -> None:
-    """Queue builds.update_index: new crops added to the served index, or a full build (``rebuild``)."""
+def queue_index_update(*, rebuild: bool = False) -> tuple[QueuedTask, bool]:
+    """Queue builds.update_index: new crops added to the served index, or a full build (``rebuild``).
+
+    Once the caller commits; coalesced (indexing.queued): while one waits for a worker, a
+    second request gets it back. Returns (the waiting task, whether this call queued it).
+    """
     from indexing import tasks
 
     require_workers()
-    tasks.update_index_task.delay(rebuild=rebuild)
+    return queued.queue_once(
+        kind=queued.INDEX_REBUILD if rebuild else queued.INDEX_UPDATE,
+        send=lambda queued_id: tasks.update_index_task.delay(rebuild=rebuild, queued_id=queued_id),
+    )

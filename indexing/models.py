@@ -140,7 +140,21 @@ class Crop(models.Model):
     embedding = VectorField(dimensions=settings.EMBEDDING_DIM)
     detector_version = models.CharField(max_length=200)
     embedder_version = models.CharField(max_length=200)
+
+    class HiddenBy(models.TextChoices):
+        """Why a crop is hidden: only the path that hid it shows it again (indexing.curation)."""
+
+        CURATOR = "curator", "a curator"  # a person's decision: only a person shows it again
+        DUPLICATE = "duplicate", "a duplicate review"  # its photo lost a "keep one"
+
     is_active = models.BooleanField(default=True, db_index=True, help_text="Inactive crops are never searched.")
+    # is_active stays the one visibility column (search, the index tail, the reactivation stamp
+    # read it); this records why it is off. A trigger (migration 0007) keeps the two in step:
+    # an active crop has none, and a crop hidden by a path that names no reason counts as a
+    # curator's, so no other path ever shows it again.
+    hidden_by = models.CharField(
+        max_length=10, choices=HiddenBy.choices, blank=True, default="", db_default="", editable=False
+    )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     # When the crop was last made active again. Set by a database trigger (migration 0003) on
     # every path that flips is_active, so search finds a reactivated crop at once: it is
@@ -251,6 +265,25 @@ class IndexingJob(models.Model):
     @property
     def progress(self) -> float:
         return self.processed_images / self.total_images if self.total_images else 0.0
+
+
+class QueuedTask(models.Model):
+    """Work sent to the workers and not started yet: one per kind and target (indexing.queued).
+
+    A second request for the same work while one waits gets this one back instead of
+    queueing a second full build or recompute. The task deletes the row when it starts.
+    """
+
+    kind = models.CharField(max_length=40)
+    # The dataset it is for; 0 for work over the whole collection (an index rebuild).
+    target = models.BigIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "target"], name="queued_task_once_per_target")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target} (queued {self.created:%Y-%m-%d %H:%M})"
 
 
 # Duplicate photos live in their own module; imported here so Django registers them with this app.

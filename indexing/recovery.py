@@ -2,7 +2,8 @@
 
 A job's ``heartbeat`` is refreshed by every batch (indexing.jobs.refresh_job_progress).
 One queued or running for longer than INDEXING_JOB_STALE_SECONDS without one is marked
-``stale`` (on read: the datasets page, the job API; or by ``manage.py recover_jobs``),
+``stale`` by ``manage.py recover_jobs``, by a resume, and by reads (the datasets page, the
+job API, the admin's list) at most once every STALE_CHECK_SECONDS (mark_stale_jobs_if_due),
 and resuming it sends its still-pending photos to the workers again: the pipeline
 skips photos already done, so nothing is indexed twice.
 """
@@ -13,6 +14,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,6 +22,9 @@ from indexing import jobs
 from indexing.models import Dataset, IndexingJob, SourceImage
 
 RESUMABLE = (IndexingJob.Status.STALE, IndexingJob.Status.FAILED)
+# Reads mark stale jobs at most this often (mark_stale_jobs_if_due); the cache key that says one did.
+STALE_CHECK_SECONDS = 30
+STALE_CHECK_KEY = "indexing:stale-jobs-checked"
 
 
 class NotResumable(ValueError):
@@ -40,9 +45,13 @@ def reset_failed(*, dataset: Dataset, split: str | None = None) -> int:
 
 
 def retry_failed(*, dataset: Dataset, split: str | None = None) -> IndexingJob | None:
-    """Queue a job over a dataset's failed photos (admin, API, datasets page); None when none failed."""
+    """Queue a job over a dataset's failed photos (admin, API, datasets page); None when none failed.
+
+    DatasetDeleting for a dataset being deleted (its photos failed with the deletion's reason).
+    """
     jobs.require_workers()  # refuse before anything changes
     with transaction.atomic():
+        jobs.refuse_if_deleting(dataset.pk)
         if not reset_failed(dataset=dataset, split=split):
             return None
         return jobs.enqueue_dataset_indexing(dataset, split)
@@ -50,6 +59,7 @@ def retry_failed(*, dataset: Dataset, split: str | None = None) -> IndexingJob |
 
 def retry_failed_here(*, dataset: Dataset, split: str | None = None, progress=None) -> IndexingJob | None:
     """retry_failed in this process (the ``retry_failed`` command), then the index update."""
+    jobs.refuse_if_deleting(dataset.pk)
     if not reset_failed(dataset=dataset, split=split):
         return None
     job, ids = jobs.create_job(dataset, split)
@@ -59,6 +69,18 @@ def retry_failed_here(*, dataset: Dataset, split: str | None = None, progress=No
 
 
 # --- Stale jobs ------------------------------------------------------------------------
+
+
+def mark_stale_jobs_if_due() -> int:
+    """mark_stale_jobs for a read (the job API, the datasets page, the admin's list): at most once
+    per STALE_CHECK_SECONDS per cache, so page views do not each write; how many were marked.
+
+    A dead worker's job then reads "stale" at most STALE_CHECK_SECONDS late, and a resume
+    marks first (resume_job), so it never waits on this.
+    """
+    if not cache.add(STALE_CHECK_KEY, 1, timeout=STALE_CHECK_SECONDS):
+        return 0
+    return mark_stale_jobs()
 
 
 def mark_stale_jobs() -> int:
@@ -85,10 +107,15 @@ def mark_silent_stale(model, error: str) -> int:
 def resume_job(*, job: IndexingJob, here: bool = False) -> IndexingJob:
     """Index a stale (or failed) job's pending photos again: on the workers, or in this process.
 
-    Raises NotResumable for a job that is alive or finished.
+    Raises NotResumable for a job that is alive or finished, DatasetDeleting for one whose
+    dataset is being deleted. Two resumes at once reopen it once: the conditional UPDATE lets
+    one through, the other finds it queued (NotResumable). A job marked stale again before its
+    worker took it, and resumed again, is still sent once (jobs.dispatch_job claims it).
     """
     if not here:
         jobs.require_workers()
+    jobs.refuse_if_deleting(job.dataset_id)
+    mark_stale_jobs()  # a silent job is resumable now, whatever a page last read
     reopened = IndexingJob.objects.filter(pk=job.pk, status__in=RESUMABLE).update(
         status=IndexingJob.Status.QUEUED, error="", finished=None, heartbeat=timezone.now()
     )

@@ -4,7 +4,10 @@ Photos are taken in id order, REDETECT_BATCH_SIZE at a time: detected with the n
 weights, cropped and embedded with the served CLIP (so vectors stay comparable), and
 each batch's crops replace the old ones in one transaction together with the change's
 progress and cursor (indexing.store.replace_crops). Search sees a photo's old crops
-or its new ones, never both or neither; a crash resumes after the last batch. Photos
+or its new ones, never both or neither; a crash resumes after the last batch. What was
+hidden stays hidden (indexing.curation.restore_hidden): a new crop overlapping a crop a
+curator hid (IoU >= CARRY_IOU) is hidden by the curator too, and every new crop of a
+photo that lost a duplicate review is hidden as a duplicate. Photos
 added while it runs are detected with the new weights already (indexing.served_models).
 When done, the served index is updated (the replaced crops make it a rebuild).
 """
@@ -16,9 +19,10 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Max, QuerySet
 
-from indexing import builds, duplicates, model_changes, served_models
+from indexing import builds, curation, duplicates, model_changes, served_models
 from indexing.models import Dataset, ModelChange, SourceImage
 from indexing.pipeline import analyse_batch, decode_stored_image
 from indexing.store import AnalysedImage, replace_crops
@@ -107,13 +111,21 @@ def redetect_batch(change: ModelChange, detector: Detector, photos: list[SourceI
             logger.warning("Redetect %s: photo %s keeps its crops: %s", change.pk, photo.pk, outcome)
             continue
         analysed.append(AnalysedImage(photo, pixels.size, *outcome))
-    replace_crops(
-        analysed,
-        detector_version=detector.version,
-        embedder_version=embedder.version,
-        tag=file_tag(detector.version),
-        also=lambda: model_changes.advance(change.pk, processed=len(photos), cursor=photos[-1].pk),
-    )
+    ids = [item.image.pk for item in analysed]
+
+    def also() -> None:
+        curation.restore_hidden(hidden, ids)  # curators' and duplicate reviews' hides carried over
+        model_changes.advance(change.pk, processed=len(photos), cursor=photos[-1].pk)
+
+    with transaction.atomic():  # the old crops locked from this read until their replacement commits
+        hidden = curation.hidden_state(ids)
+        replace_crops(
+            analysed,
+            detector_version=detector.version,
+            embedder_version=embedder.version,
+            tag=file_tag(detector.version),
+            also=also,
+        )
     for item in analysed:
         duplicates.store_photo_vector(item.image)  # its vector follows its new crops
 

@@ -76,6 +76,7 @@ def run_reembed(*, change_id: int, progress: Callable[[ModelChange], None] | Non
     change = ModelChange.objects.get(pk=change_id)
     with model_changes.running(change) as go:
         if go:
+            drop_leftover_staged()
             embedder = model_changes.load_model(change, get_embedder)
             stage_all(change, embedder, progress)
             change.refresh_from_db()
@@ -179,6 +180,21 @@ def switch(change: ModelChange, embedder: Embedder) -> None:
             )
         model_changes.finish(change.pk)
     logger.info("Re-embed %s switched %d crops to %s", change.pk, switched, change.version)
+
+
+def drop_leftover_staged() -> int:
+    """Staged vectors of re-embeds that are done: a crash between the switch and after_switch left them.
+
+    Kept for a version an open change stages again (a re-embed back to an earlier model).
+    Runs as the next re-embed starts or resumes; returns how many rows went.
+    """
+    done = ModelChange.objects.filter(kind=ModelChange.Kind.EMBEDDER, status=ModelChange.Status.DONE)
+    open_versions = ModelChange.objects.filter(kind=ModelChange.Kind.EMBEDDER).exclude(status=ModelChange.Status.DONE)
+    leftover = StagedEmbedding.objects.filter(version__in=done.values("version")).exclude(
+        version__in=open_versions.values("version")
+    )
+    deleted, _ = leftover.delete()
+    return deleted
 
 
 def after_switch(change: ModelChange) -> None:

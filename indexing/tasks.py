@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from indexing import builds, deletion, duplicate_groups, jobs, model_changes
+from indexing import builds, deletion, duplicate_groups, jobs, model_changes, queued
 
 RETRY = dict(
     acks_late=True,
@@ -34,8 +34,9 @@ def process_batch_task(job_id: int, image_ids: list[int], rebuild_index: bool = 
 
 
 @shared_task(**RETRY)
-def update_index_task(rebuild: bool = False, kind: str | None = None) -> int | None:
+def update_index_task(rebuild: bool = False, kind: str | None = None, queued_id: int | None = None) -> int | None:
     """builds.update_index: add new crops to the served index, or build it afresh; returns the new build's id."""
+    queued.started(queued_id)  # requests from now on queue a build of their own (indexing.queued)
     build = builds.update_index(kind=kind, rebuild=rebuild)
     return build.pk if build else None
 
@@ -47,9 +48,13 @@ def delete_dataset_task(dataset_id: int) -> int:
 
 
 @shared_task(**RETRY)
-def recompute_duplicates_task(dataset_id: int) -> int:
+def recompute_duplicates_task(dataset_id: int, queued_id: int | None = None) -> int:
     """Match a dataset's photos again (admin action, API); returns how many joined a group."""
-    return duplicate_groups.recompute_dataset(dataset_id=dataset_id)
+    queued.started(queued_id)
+    try:
+        return duplicate_groups.recompute_dataset(dataset_id=dataset_id)
+    except jobs.DatasetDeleting:  # deleted since it was queued: nothing left to match
+        return 0
 
 
 @shared_task(**RETRY)

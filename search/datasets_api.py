@@ -15,6 +15,11 @@ from search import serializers as s
 from search.api import CanDeleteDatasets, CanIndexDatasets, SearchView
 
 
+def refused(exc: Exception) -> Response:
+    """409: the work conflicts with the record's state (a dataset being deleted, a job alive or done)."""
+    return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
 class DatasetListView(SearchView):
     @extend_schema(responses={200: s.DatasetSerializer(many=True)})
     def get(self, request: Request) -> Response:
@@ -27,24 +32,31 @@ class DatasetIndexView(APIView):
 
     permission_classes = [CanIndexDatasets]
 
-    @extend_schema(request=None, responses={202: s.IndexingJobSerializer, 503: s.ErrorResponse})
+    @extend_schema(request=None, responses={202: s.IndexingJobSerializer, 409: s.ErrorResponse, 503: s.ErrorResponse})
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
-        job = jobs.enqueue_dataset_indexing(dataset)
+        try:
+            job = jobs.enqueue_dataset_indexing(dataset)  # a job still queued for it is returned (coalesced)
+        except jobs.DatasetDeleting as exc:
+            return refused(exc)
         job.refresh_from_db()
         body = s.IndexingJobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class IndexRebuildView(APIView):
-    """Queue a full build of the search index (retrained, hidden crops dropped), as the admin action."""
+    """Queue a full build of the search index (retrained, hidden crops dropped), as the admin action.
+
+    While one waits for a worker, a second request gets it back (the same ``id``, ``coalesced``).
+    """
 
     permission_classes = [CanIndexDatasets]
 
     @extend_schema(request=None, responses={202: s.IndexRebuildResponse, 503: s.ErrorResponse})
     def post(self, request: Request) -> Response:
-        jobs.queue_index_update(rebuild=True)
-        return Response({"queued": "full index build"}, status=status.HTTP_202_ACCEPTED)
+        task, created = jobs.queue_index_update(rebuild=True)
+        body = {"queued": "full index build", "id": task.pk, "coalesced": not created}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class DatasetView(APIView):
@@ -65,10 +77,16 @@ class DatasetRetryView(APIView):
 
     permission_classes = [CanIndexDatasets]
 
-    @extend_schema(request=None, responses={200: s.ErrorResponse, 202: s.IndexingJobSerializer, 503: s.ErrorResponse})
+    @extend_schema(
+        request=None,
+        responses={200: s.ErrorResponse, 202: s.IndexingJobSerializer, 409: s.ErrorResponse, 503: s.ErrorResponse},
+    )
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
-        job = recovery.retry_failed(dataset=dataset)
+        try:
+            job = recovery.retry_failed(dataset=dataset)
+        except jobs.DatasetDeleting as exc:
+            return refused(exc)
         if job is None:
             return Response({"error": "No failed photos to retry."})
         job.refresh_from_db()
@@ -79,7 +97,7 @@ class DatasetRetryView(APIView):
 class JobView(SearchView):
     @extend_schema(responses={200: s.IndexingJobSerializer, 404: s.ErrorResponse})
     def get(self, request: Request, job_id: int) -> Response:
-        recovery.mark_stale_jobs()  # a dead worker's job reads "stale", not "running"
+        recovery.mark_stale_jobs_if_due()  # a dead worker's job reads "stale", not "running"
         job = get_object_or_404(IndexingJob, pk=job_id)
         return Response(s.IndexingJobSerializer(job, context={"request": request}).data)
 
@@ -91,11 +109,10 @@ class JobResumeView(APIView):
 
     @extend_schema(request=None, responses={202: s.IndexingJobSerializer, 409: s.ErrorResponse})
     def post(self, request: Request, job_id: int) -> Response:
-        recovery.mark_stale_jobs()
         job = get_object_or_404(IndexingJob, pk=job_id)
         try:
-            job = recovery.resume_job(job=job)
-        except recovery.NotResumable as exc:
-            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+            job = recovery.resume_job(job=job)  # marks silent jobs stale first
+        except (recovery.NotResumable, jobs.DatasetDeleting) as exc:
+            return refused(exc)
         body = s.IndexingJobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

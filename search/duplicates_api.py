@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from indexing import duplicate_groups, duplicate_selectors
 from indexing.duplicate_groups import DuplicateReviewError
+from indexing.jobs import DatasetDeleting
 from indexing.models import CURATE_CROPS_PERMISSION, Dataset
 from search import duplicate_serializers as ds
 from search import serializers as s
@@ -87,11 +88,15 @@ class ResolveView(ReviewView):
 
 
 class RecomputeView(ReviewView):
-    @extend_schema(request=None, responses={202: None, 503: s.ErrorResponse})
+    @extend_schema(request=None, responses={202: None, 409: s.ErrorResponse, 503: s.ErrorResponse})
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
-        duplicate_groups.queue_recompute(dataset_id=dataset.pk)
-        return Response({"dataset": dataset.pk, "queued": True}, status=status.HTTP_202_ACCEPTED)
+        try:
+            created = duplicate_groups.queue_recompute(dataset_id=dataset.pk)
+        except DatasetDeleting as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        body = {"dataset": dataset.pk, "queued": True, "coalesced": not created}  # one recompute waits at a time
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class SameObjectView(SearchView):

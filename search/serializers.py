@@ -268,6 +268,8 @@ class CropActiveRequest(serializers.Serializer):
 
 class IndexRebuildResponse(serializers.Serializer):
     queued = serializers.CharField()
+    id = serializers.IntegerField(help_text="The queued build; a second request while it waits gets the same id.")
+    coalesced = serializers.BooleanField(help_text="True when an earlier request's build was still waiting.")
 
 
 class ErrorResponse(serializers.Serializer):

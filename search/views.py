@@ -186,7 +186,7 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
 
 @throttle_page  # each hit counts a page of datasets: throttled like a search
 def datasets(request: HttpRequest) -> HttpResponse:
-    recovery.mark_stale_jobs()  # a dead worker's job reads "stale" (and can be resumed), not "running"
+    recovery.mark_stale_jobs_if_due()  # a dead worker's job reads "stale" (and can be resumed), not "running"
     page = selectors.datasets_page(page=request.GET.get("page"))
     for dataset in page.object_list:
         for job in dataset.recent_jobs:

@@ -67,13 +67,16 @@ def two_datasets(settings):
     return kept, doomed
 
 
-def test_deleting_a_dataset_removes_its_rows_files_and_index_ids_and_keeps_the_others(two_datasets):
+def test_deleting_a_dataset_removes_its_rows_files_and_index_ids_and_keeps_the_others(
+    two_datasets, django_capture_on_commit_callbacks
+):
     kept, doomed = two_datasets
     doomed_crops = list(Crop.objects.filter(image__dataset=doomed).values_list("pk", flat=True))
     kept_crops = list(Crop.objects.filter(image__dataset=kept).values_list("pk", flat=True))
     assert stored_under(doomed.pk) and doomed_crops
 
-    deleted = deletion.run_deletion(dataset_id=doomed.pk, batch_size=2)
+    with django_capture_on_commit_callbacks(execute=True):  # files go once the rows' deletion commits
+        deleted = deletion.run_deletion(dataset_id=doomed.pk, batch_size=2)
 
     assert deleted == 5
     assert not Dataset.objects.filter(pk=doomed.pk).exists()
@@ -91,7 +94,9 @@ def test_deleting_a_dataset_removes_its_rows_files_and_index_ids_and_keeps_the_o
     assert stored_under(kept.pk) and check_consistency().ok
 
 
-def test_a_deletion_stopped_halfway_hides_the_dataset_and_finishes_when_resumed(two_datasets, monkeypatch):
+def test_a_deletion_stopped_halfway_hides_the_dataset_and_finishes_when_resumed(
+    two_datasets, monkeypatch, django_capture_on_commit_callbacks
+):
     kept, doomed = two_datasets
     calls = []
     real_delete_images = deletion.delete_images
@@ -103,7 +108,7 @@ def test_a_deletion_stopped_halfway_hides_the_dataset_and_finishes_when_resumed(
         real_delete_images(ids)
 
     monkeypatch.setattr(deletion, "delete_images", crash_after_first_batch)
-    with pytest.raises(KeyboardInterrupt):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(KeyboardInterrupt):
         deletion.run_deletion(dataset_id=doomed.pk, batch_size=2)
     doomed.refresh_from_db()
     assert doomed.status == Dataset.Status.DELETING and doomed.deletion_total == 5
@@ -114,7 +119,8 @@ def test_a_deletion_stopped_halfway_hides_the_dataset_and_finishes_when_resumed(
     assert check_consistency().rows_without_files == []
 
     monkeypatch.setattr(deletion, "delete_images", real_delete_images)
-    call_command("delete_dataset", "--resume")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("delete_dataset", "--resume")
     assert not Dataset.objects.filter(pk=doomed.pk).exists()
     assert stored_under(doomed.pk) == []
     assert check_consistency().ok
@@ -137,13 +143,14 @@ def test_a_large_dataset_is_deleted_by_a_job_and_its_running_indexing_job_is_sto
     assert pending.status == SourceImage.Status.FAILED and pending.error == deletion.DELETED_REASON
     assert IndexingJob.objects.get(pk=job.pk).status == IndexingJob.Status.FAILED
     assert len(callbacks) == 1
-    callbacks[0]()  # sends delete_dataset_task (eager in the tests: it runs here, as a worker would)
+    with django_capture_on_commit_callbacks(execute=True):  # the task's own commits delete the files
+        callbacks[0]()  # sends delete_dataset_task (eager in the tests: it runs here, as a worker would)
     assert not Dataset.objects.filter(pk=doomed.pk).exists()
     assert not IndexingJob.objects.filter(pk=job.pk).exists()
     assert stored_under(doomed.pk) == [] and check_consistency().ok
 
 
-def test_the_api_deletes_with_the_delete_permission_only(two_datasets):
+def test_the_api_deletes_with_the_delete_permission_only(two_datasets, django_capture_on_commit_callbacks):
     kept, doomed = two_datasets
     client = APIClient()
     user = User.objects.create_user("curator", password="x" * 12, is_staff=True)
@@ -153,16 +160,18 @@ def test_the_api_deletes_with_the_delete_permission_only(two_datasets):
     user.user_permissions.add(Permission.objects.get(codename="delete_dataset"))
     user = User.objects.get(pk=user.pk)
     client.force_authenticate(user)
-    response = client.delete(f"/api/datasets/{doomed.pk}")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.delete(f"/api/datasets/{doomed.pk}")
     assert response.status_code == 200, response.content
     assert response.json() == {"id": doomed.pk, "status": "deleted"}
     assert not Dataset.objects.filter(pk=doomed.pk).exists() and stored_under(doomed.pk) == []
     assert client.delete(f"/api/datasets/{doomed.pk}").status_code == 404
 
 
-def test_the_admin_delete_page_goes_through_the_service(two_datasets, admin_client):
+def test_the_admin_delete_page_goes_through_the_service(two_datasets, admin_client, django_capture_on_commit_callbacks):
     kept, doomed = two_datasets
-    response = admin_client.post(f"/admin/indexing/dataset/{doomed.pk}/delete/", {"post": "yes"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/indexing/dataset/{doomed.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Dataset.objects.filter(pk=doomed.pk).exists()
     assert stored_under(doomed.pk) == []
@@ -170,6 +179,52 @@ def test_the_admin_delete_page_goes_through_the_service(two_datasets, admin_clie
     assert ids == set(Crop.objects.values_list("pk", flat=True))
     response = admin_client.get("/admin/indexing/dataset/")
     assert b"delete_selected" not in response.content and b"delete_with_files" in response.content
+
+
+def test_an_admin_delete_whose_file_deletion_fails_keeps_rows_and_files_consistent(
+    two_datasets, admin_client, django_capture_on_commit_callbacks, monkeypatch
+):
+    kept, doomed = two_datasets
+    from django.core.files.storage import FileSystemStorage
+
+    real_delete, calls = FileSystemStorage.delete, []
+
+    def flaky_delete(storage, name):  # media storage fails after a few files (a bucket that stops answering)
+        if name.startswith(("images/", "crops/")):
+            calls.append(name)
+            if len(calls) > 3:
+                raise OSError("storage unavailable")
+        real_delete(storage, name)
+
+    monkeypatch.setattr(FileSystemStorage, "delete", flaky_delete)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/indexing/dataset/{doomed.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert len(calls) > 3  # files were being deleted when the storage failed
+    # The rows went (committed) before any file: no row names a missing file, the kept dataset is whole.
+    assert not Dataset.objects.filter(pk=doomed.pk).exists()
+    report = check_consistency()
+    assert report.rows_without_files == []
+    assert set(report.files_without_rows) and all(f"/{doomed.pk}/" in name for name in report.files_without_rows)
+    # The files left over are the deleted dataset's, under its prefixes: the next sweep takes them.
+    monkeypatch.setattr(FileSystemStorage, "delete", real_delete)
+    deletion.sweep(doomed.pk)
+    assert stored_under(doomed.pk) == [] and check_consistency().ok
+
+
+def test_an_admin_delete_that_fails_inside_its_transaction_deletes_no_file(two_datasets, admin_client, monkeypatch):
+    kept, doomed = two_datasets
+    before = stored_under(doomed.pk)
+
+    def fail(**kwargs):
+        raise RuntimeError("the index build failed")
+
+    monkeypatch.setattr(deletion, "refresh_served_index", fail)
+    with pytest.raises(RuntimeError):
+        admin_client.post(f"/admin/indexing/dataset/{doomed.pk}/delete/", {"post": "yes"})
+    # The admin's transaction rolled back: the rows are back, and so is every file they name.
+    assert Dataset.objects.filter(pk=doomed.pk).exists() and doomed.images.count() == 5
+    assert stored_under(doomed.pk) == before and check_consistency().ok
 
 
 def test_the_command_names_a_dataset_by_name_and_version(two_datasets):
@@ -246,7 +301,9 @@ def test_end_to_end_a_worker_deletes_a_dataset_and_the_collection_stays_consiste
     call_command("check_consistency")  # raises SystemExit(1) when anything is wrong
 
 
-def test_the_datasets_page_gives_staff_a_delete_button_and_shows_a_deletion_in_progress(two_datasets, client):
+def test_the_datasets_page_gives_staff_a_delete_button_and_shows_a_deletion_in_progress(
+    two_datasets, client, django_capture_on_commit_callbacks
+):
     kept, doomed = two_datasets
     assert b"Delete dataset" not in client.get("/datasets").content
     assert client.post(f"/datasets/{doomed.pk}/delete").status_code == 403
@@ -262,6 +319,7 @@ def test_the_datasets_page_gives_staff_a_delete_button_and_shows_a_deletion_in_p
     page = client.get("/datasets").content.decode()
     assert "Deleting: 3 of 5 photos left" in page and page.count("Delete dataset") == 1
 
-    response = client.post(f"/datasets/{doomed.pk}/delete", follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/datasets/{doomed.pk}/delete", follow=True)
     assert f"Deleted {doomed}." in response.content.decode()
     assert not Dataset.objects.filter(pk=doomed.pk).exists() and stored_under(doomed.pk) == []

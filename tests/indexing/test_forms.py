@@ -86,29 +86,54 @@ def test_indexing_is_queued_only_after_the_upload_commits(admin_client, coco_sub
     assert seen == [2]
 
 
-def encoded(fmt: str) -> bytes:
-    import io
+def curator_with(*codenames: str):
+    """Staff who may edit datasets (the upload) and whatever else is named, not a superuser."""
+    from django.contrib.auth.models import Permission, User
 
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (32, 32), "red").save(buffer, fmt)
-    return buffer.getvalue()
+    user = User.objects.create_user("uploader", password="x", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=["view_dataset", "change_dataset", *codenames]))
+    return user
 
 
 @pytest.mark.django_db
-def test_a_photo_replaced_on_its_own_page_follows_the_same_rules(admin_client, media_root):
-    from tests.factories import make_image
+def test_an_upload_by_staff_without_the_index_permission_queues_nothing(
+    client, coco_subset_files, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr(tasks.index_job_task, "delay", lambda *args: sent.append(args))
+    client.force_login(curator_with())
+    dataset = make_dataset("uploads")
+    files = [SimpleUploadedFile(p.name, p.read_bytes(), "image/jpeg") for p in coco_subset_files[:2]]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(dataset, files, client)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    # The photos are kept, pending, for someone who may run the models over them.
+    assert set(SourceImage.objects.filter(dataset=dataset).values_list("status", flat=True)) == {"pending"}
+    assert not IndexingJob.objects.filter(dataset=dataset).exists() and sent == []
 
-    image = make_image(make_dataset("uploads"))
-    url = reverse("admin:indexing_sourceimage_change", args=[image.pk])
-    fields = {"dataset": image.dataset_id, "original_name": "x", "split": "train", "status": "pending", "error": ""}
-    # Pillow (and so Django's ImageField) reads icons; they are not photos we store.
-    response = admin_client.post(url, {**fields, "file": SimpleUploadedFile("icon.ico", encoded("ICO"))})
+    client.force_login(_with_index())
+    with django_capture_on_commit_callbacks(execute=True):
+        again = [SimpleUploadedFile(p.name, p.read_bytes(), "image/jpeg") for p in coco_subset_files[:1]]
+        assert upload(dataset, again, client).status_code == 302
+    assert IndexingJob.objects.filter(dataset=dataset).count() == 1 and len(sent) == 1
+
+
+def _with_index():
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.get(username="uploader")
+    user.user_permissions.add(Permission.objects.get(codename="index_dataset"))
+    return User.objects.get(pk=user.pk)  # permissions are cached on the instance
+
+
+@pytest.mark.django_db
+def test_an_upload_into_a_dataset_being_deleted_is_refused(admin_client, coco_subset_files):
+    from indexing.models import Dataset
+
+    dataset = make_dataset("doomed")
+    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.DELETING)
+    photo = coco_subset_files[0]
+    response = upload(dataset, [SimpleUploadedFile(photo.name, photo.read_bytes(), "image/jpeg")], admin_client)
     assert response.status_code == 200
-    assert "icon.ico" in str(response.context["adminform"].form.errors["file"])
-    # A real photo under a document's name is kept, but never under that extension.
-    response = admin_client.post(url, {**fields, "file": SimpleUploadedFile("invoice.pdf", encoded("GIF"))})
-    assert response.status_code == 302
-    image.refresh_from_db()
-    assert image.file.name.endswith(f"{image.sha256}.bin")
+    assert "being deleted" in str(response.context["adminform"].form.errors["upload_images"])
+    assert not SourceImage.objects.filter(dataset=dataset).exists()

@@ -163,7 +163,9 @@ def test_the_command_updates_or_rebuilds(image):
     assert builds.latest_ready_build().parent_id is None
 
 
-def test_the_api_queues_a_full_build_for_indexers_only(image, client, django_user_model):
+def test_the_api_queues_a_full_build_for_indexers_only(
+    image, client, django_user_model, django_capture_on_commit_callbacks
+):
     from django.contrib.auth.models import Permission
 
     add_crops(image, 30, seed=22)
@@ -175,13 +177,14 @@ def test_the_api_queues_a_full_build_for_indexers_only(image, client, django_use
     assert client.post(url).status_code == 403
     user.user_permissions.add(Permission.objects.get(codename="index_dataset"))
     client.force_login(django_user_model.objects.get(pk=user.pk))
-    response = client.post(url)  # tasks run eagerly in the tests: the build is done
+    with django_capture_on_commit_callbacks(execute=True):  # sent on commit, run eagerly: the build is done
+        response = client.post(url)
     assert response.status_code == 202
     rebuilt = builds.latest_ready_build()
     assert rebuilt.pk != first.pk and rebuilt.parent_id is None
 
 
-def test_a_long_job_updates_the_index_on_the_way(image, settings):
+def test_a_long_job_updates_the_index_on_the_way(image, settings, django_capture_on_commit_callbacks):
     from indexing import jobs
     from indexing.models import IndexingJob, SourceImage
     from indexing.pipeline import BatchResult
@@ -199,7 +202,8 @@ def test_a_long_job_updates_the_index_on_the_way(image, settings):
     original = jobs.run_batch
     jobs.run_batch = one_batch
     try:
-        jobs.run_queued_batch(job_id=job.pk, image_ids=[image.pk])
+        with django_capture_on_commit_callbacks(execute=True):
+            jobs.run_queued_batch(job_id=job.pk, image_ids=[image.pk])
     finally:
         jobs.run_batch = original
     update = builds.latest_ready_build()

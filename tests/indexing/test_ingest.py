@@ -11,6 +11,7 @@ from indexing import ingest
 from indexing.models import SourceImage
 from indexing.vision.errors import ImageError
 from tests.factories import make_dataset
+from tests.gcs import gcs_emulator, gcs_storage  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +63,30 @@ def test_folder_indexing_skips_non_images_with_a_reason(tmp_path, coco_subset_fi
     assert "b.jpg" in result.refused[str(folder / "b.jpg")]
     assert list(SourceImage.objects.values_list("original_name", flat=True)) == ["a.jpg"]
     assert all(HTML not in path.read_bytes() for path in stored_files(media_root))
+
+
+@pytest.mark.usefixtures("gcs_storage")
+def test_two_uploads_of_one_photo_at_once_on_gcs_keep_the_winners_file(coco_subset_files, monkeypatch):
+    """GCS overwrites a name instead of suffixing it: both uploads write the same object, and the
+    one whose row loses the race must not delete the file the winner's row names."""
+    from django.core.files.storage import default_storage, storages
+
+    from indexing.models import Dataset
+
+    dataset = make_dataset("gcs")
+    data = coco_subset_files[0].read_bytes()
+    media = storages["default"]
+    real_save = type(media).save
+    raced = []
+
+    def save_after_the_winner(storage, name, content, max_length=None):
+        if not raced:  # the other upload's row commits after this one checked, before it stores
+            raced.append(True)
+            ingest.ingest_image(Dataset.objects.get(pk=dataset.pk), "winner.jpg", data)
+        return real_save(storage, name, content, max_length=max_length)
+
+    monkeypatch.setattr(type(media), "save", save_after_the_winner)
+    image, created = ingest.ingest_image(dataset, "loser.jpg", data)
+    assert raced and not created and image.original_name == "winner.jpg"
+    assert SourceImage.objects.filter(dataset=dataset).count() == 1
+    assert default_storage.exists(image.file.name)  # the winner's photo is still there

@@ -45,9 +45,10 @@ def test_after_a_job_the_index_is_rebuilt_only_when_the_served_build_is_stale(fi
     assert jobs.after_job(finished_job).size == 4
 
 
-def test_a_worker_queues_the_build_as_a_task_of_its_own(finished_job):
-    # The tests run tasks eagerly (pyproject.toml), so the queued build is published at once.
-    assert jobs.after_job(finished_job, queue_build=True) is None
+def test_a_worker_queues_the_build_as_a_task_of_its_own(finished_job, django_capture_on_commit_callbacks):
+    # The tests run tasks eagerly (pyproject.toml), so the queued build is published once sent (on commit).
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.after_job(finished_job, queue_build=True) is None
     assert IndexBuild.objects.get().size == 3
 
 

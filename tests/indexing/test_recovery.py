@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from indexing import ingest, jobs, recovery
+from indexing import ingest, jobs, recovery, tasks
 from indexing.models import Crop, Dataset, IndexingJob, SourceImage
-from tests.factories import make_dataset
+from tests.factories import make_dataset, make_image
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +108,9 @@ def test_a_job_whose_command_died_is_marked_stale_on_read_and_resumed(real_model
     settings.INDEXING_JOB_STALE_SECONDS = 60
     assert APIClient().get(f"/api/jobs/{job.pk}").json()["status"] == "running"  # alive a minute ago
     IndexingJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now() - timedelta(seconds=61))
+    # Reads mark stale jobs at most once per STALE_CHECK_SECONDS: this one, right after, writes nothing.
+    assert APIClient().get(f"/api/jobs/{job.pk}").json()["status"] == "running"
+    cache.delete(recovery.STALE_CHECK_KEY)  # the interval has passed
     body = APIClient().get(f"/api/jobs/{job.pk}").json()
     assert body["status"] == "stale" and body["processed_images"] == 2
 
@@ -163,7 +169,12 @@ def test_end_to_end_a_job_whose_worker_died_is_marked_stale_and_resumed(
     assert job.status == IndexingJob.Status.RUNNING and pending > 0, "the worker finished before it was killed"
 
     settings.INDEXING_JOB_STALE_SECONDS = 1
-    wait_for(lambda: APIClient().get(f"/api/jobs/{job.pk}").json()["status"] == "stale", 10, "the job marked stale")
+
+    def marked_stale() -> bool:  # what a periodic `manage.py recover_jobs` does
+        call_command("recover_jobs")
+        return APIClient().get(f"/api/jobs/{job.pk}").json()["status"] == "stale"
+
+    wait_for(marked_stale, 10, "the job marked stale")
 
     client = APIClient()
     client.force_authenticate(curator("index_dataset"))
@@ -179,3 +190,66 @@ def test_end_to_end_a_job_whose_worker_died_is_marked_stale_and_resumed(
     files = list(Crop.objects.values_list("file", flat=True))
     assert files and len(files) == len(set(files)) == job.total_crops
     assert client.post(f"/api/jobs/{job.pk}/resume").status_code == 409
+
+
+# --- Resumed once, sent once -----------------------------------------------------------
+
+
+@pytest.fixture
+def messages(monkeypatch) -> dict[str, list]:
+    """The dispatch and batch messages sent to the broker, recorded instead of run."""
+    sent: dict[str, list] = {"dispatch": [], "batches": []}
+    monkeypatch.setattr(tasks.index_job_task, "delay", lambda job_id, rebuild=True: sent["dispatch"].append(job_id))
+    monkeypatch.setattr(
+        tasks.process_batch_task, "delay", lambda job_id, ids, rebuild=True: sent["batches"].append(list(ids))
+    )
+    return sent
+
+
+def stale_job(photos: int = 3) -> IndexingJob:
+    dataset = make_dataset("stalled")
+    for seed in range(photos):
+        make_image(dataset, seed=seed)
+    job, _ = jobs.create_job(dataset)
+    IndexingJob.objects.filter(pk=job.pk).update(status=IndexingJob.Status.STALE)
+    return job
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_resumes_at_once_reopen_the_job_once(messages):
+    job = stale_job()
+    barrier, outcomes = threading.Barrier(2), []
+
+    def resume() -> None:
+        try:
+            barrier.wait()
+            outcomes.append(recovery.resume_job(job=IndexingJob.objects.get(pk=job.pk)).status)
+        except recovery.NotResumable:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=resume) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["queued", "refused"]
+    assert messages["dispatch"] == [job.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_resumed_twice_before_a_worker_took_it_sends_its_photos_once(messages, settings):
+    job = stale_job()
+    pending = set(job.images.values_list("pk", flat=True))
+    recovery.resume_job(job=job)
+    # No worker took it in time: marked stale again, and resumed again. Two dispatch messages wait.
+    settings.INDEXING_JOB_STALE_SECONDS = 60
+    IndexingJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now() - timedelta(seconds=61))
+    recovery.resume_job(job=job)
+    assert messages["dispatch"] == [job.pk, job.pk]
+    for job_id in messages["dispatch"]:  # both messages reach workers
+        jobs.dispatch_job(job_id=job_id)
+    sent = [image_id for batch in messages["batches"] for image_id in batch]
+    assert sorted(sent) == sorted(pending)  # every pending photo, once
+    assert IndexingJob.objects.get(pk=job.pk).status == IndexingJob.Status.RUNNING

@@ -97,3 +97,46 @@ def test_a_redetect_that_stopped_resumes_where_it_stopped(indexed_demo, retraine
     assert check_consistency().ok
     with pytest.raises(model_changes.ChangeRefused, match="already detected"):
         redetect.start_redetect(weights=str(retrained_weights))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redetect_keeps_what_curators_and_duplicate_reviews_hid(indexed_demo, retrained_weights, settings):
+    from indexing import curation, duplicate_groups
+    from indexing.duplicates import Match
+    from indexing.models import DuplicateGroup, SourceImage, Tier
+
+    settings.REDETECT_BATCH_SIZE = 2
+    from django.db.models import Count
+
+    photos = list(SourceImage.objects.annotate(n=Count("crops")).filter(n__gt=0).order_by("-n", "id"))
+    curated, loser, winner = photos[0], photos[1], photos[2]
+    DuplicateGroup.objects.all().delete()  # whatever indexing grouped among the demo photos: only ours below
+    assert curated.n >= 2, "no demo photo has two crops to test with"
+    # A curator hides one object of a photo; a reviewer keeps one of two photos grouped as duplicates.
+    hidden = Crop.objects.filter(image=curated).order_by("-confidence").first()
+    curation.set_crop_active(crop_id=hidden.pk, active=False)
+    group = duplicate_groups.link_image(winner, [Match(loser.pk, Tier.PERCEPTUAL, 0.95)])
+    duplicate_groups.keep_one(group_id=group.pk, image_id=winner.pk)
+    # A crop of the winner a curator hid stays hidden too (keep one never showed it).
+    winner_hidden = Crop.objects.filter(image=winner).order_by("-confidence").first()
+    curation.set_crop_active(crop_id=winner_hidden.pk, active=False)
+    visible_before = Crop.objects.filter(is_active=True).count()
+
+    change = redetect.start_redetect(weights=str(retrained_weights))
+    assert redetect.run_redetect(change_id=change.pk).status == ModelChange.Status.DONE
+    assert not Crop.objects.filter(pk__in=[hidden.pk, winner_hidden.pk]).exists()  # every crop replaced
+
+    # The same weights find the same objects: the box the curator hid is hidden again, by the curator.
+    curated_now = Crop.objects.filter(image=curated)
+    assert [(c.is_active, c.hidden_by) for c in curated_now if c.box == hidden.box] == [(False, "curator")]
+    assert all(c.is_active for c in curated_now if curation.iou(c.box, hidden.box) < curation.CARRY_IOU)
+    # The photo that lost the review: every new crop hidden as a duplicate, so "keep one" can show them.
+    assert set(Crop.objects.filter(image=loser).values_list("is_active", "hidden_by")) == {(False, "duplicate")}
+    assert Crop.objects.filter(image=winner, is_active=False).get().box == winner_hidden.box
+    assert Crop.objects.filter(is_active=True).count() == visible_before
+    duplicate_groups.keep_one(group_id=group.pk, image_id=loser.pk)
+    assert Crop.objects.filter(image=loser, is_active=True).count() == Crop.objects.filter(image=loser).count()
+    assert DuplicateGroup.objects.get(pk=group.pk).kept_id == loser.pk
+    # Search agrees: a hidden crop is never returned.
+    results = services.search_text("a photo of a person", k=50)
+    assert results and all(Crop.objects.get(pk=r.crop_id).is_active for r in results)

@@ -214,3 +214,20 @@ def test_end_to_end_a_worker_killed_mid_reembed_is_resumed_to_the_same_end_state
 
 def change_status(change: ModelChange) -> str:
     return ModelChange.objects.get(pk=change.pk).status
+
+
+@pytest.mark.django_db
+def test_staged_vectors_a_crash_after_the_switch_left_are_dropped_when_the_next_reembed_starts():
+    from tests.factories import make_crop, make_image, unit_vectors
+
+    image = make_image(make_dataset(), seed=1)
+    crops = [make_crop(image, vector) for vector in unit_vectors(2)]
+    done = ModelChange.objects.create(kind=ModelChange.Kind.EMBEDDER, source="a", version="clip-a", status="done")
+    ModelChange.objects.create(kind=ModelChange.Kind.EMBEDDER, source="b", version="clip-b", status="failed")
+    vectors = unit_vectors(4, seed=3)
+    for version, offset in ((done.version, 0), ("clip-b", 2)):  # clip-b's change is open: resumable
+        StagedEmbedding.objects.bulk_create(
+            StagedEmbedding(crop=crop, version=version, embedding=vectors[offset + i]) for i, crop in enumerate(crops)
+        )
+    assert reembed.drop_leftover_staged() == 2
+    assert set(StagedEmbedding.objects.values_list("version", flat=True)) == {"clip-b"}

@@ -69,17 +69,24 @@ class Command(BaseCommand):
             raise CommandError(f"No images found in {dataset_path} (split {split}).")
         self.stdout.write(f"Dataset {dataset} ({dataset_path}): {len(files)} image files, split {split}")
 
-        with tqdm(total=len(files), desc="ingest", unit="img", disable=None) as bar:
-            ingested = ingest.ingest_files(dataset, files, progress=bar)
-        for path, reason in ingested.refused.items():
-            self.stderr.write(f"Skipped {path}: {reason}")
-        # A rerun with nothing to do (every `make demo` restart) records no job: the datasets page
-        # lists work done, not "0/0 processed".
-        if not ingest.pending_image_ids(dataset, split_name):
+        try:
+            with tqdm(total=len(files), desc="ingest", unit="img", disable=None) as bar:
+                ingested = ingest.ingest_files(dataset, files, progress=bar)
+            for path, reason in ingested.refused.items():
+                self.stderr.write(f"Skipped {path}: {reason}")
+            # A rerun with nothing to do (every `make demo` restart) records no job: the datasets page
+            # lists work done, not "0/0 processed".
+            if ingest.pending_image_ids(dataset, split_name):
+                job, image_ids = jobs.create_job(dataset, split_name)
+            else:
+                job, image_ids = None, []
+        except jobs.DatasetDeleting as exc:
+            raise CommandError(str(exc)) from exc
+        if job is None:
             self.stdout.write(f"Nothing new to index: all {len(files)} images are already processed.")
-            job = None
+        elif not image_ids:  # another process took the pending photos meanwhile
+            job = jobs.finish_job(job)
         else:
-            job, image_ids = jobs.create_job(dataset, split_name)
             job = self._process(job, image_ids, batch_size, ingested)
 
         if no_index:

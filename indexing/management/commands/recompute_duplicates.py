@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from indexing import duplicate_groups
+from indexing.jobs import DatasetDeleting
 from indexing.models import Dataset
 
 
@@ -19,7 +20,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, dataset: str, **options) -> None:
         found = self._dataset(dataset)
-        linked = duplicate_groups.recompute_dataset(dataset_id=found.pk)
+        try:
+            linked = duplicate_groups.recompute_dataset(dataset_id=found.pk)
+        except DatasetDeleting as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"{found}: {linked} photo(s) are in a duplicate group."))
 
     @staticmethod
