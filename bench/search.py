@@ -12,7 +12,13 @@ and prints:
   next query finds them with no build, the time from stored to searchable, the
   tail's cost on query latency, and the incremental update (no full rebuild);
 - the memory of four web processes serving the index, memory-mapped versus each
-  reading its own copy (RSS and PSS: PSS splits shared pages between processes).
+  reading its own copy (RSS and PSS: PSS splits shared pages between processes);
+- the worst filters for bounded read paths, beside the plain query: a filter on a
+  dataset being deleted (5 % of the crops), and the deepest page (offset
+  SEARCH_MAX_DEPTH - k) of a 2-3 % label and of the 1 % one, with the work each
+  query did (candidates, FAISS rounds, rows) and how often a cap cut it short.
+  Below 1M crops, SEARCH_FILTER_EXACT_MAX is scaled down so the filters take the
+  paths they take at 1M.
 
     .venv/bin/python bench/search.py [--size 1000000] [--add 10000] [--queries 200] [--keep]
 """
@@ -37,24 +43,31 @@ from django.db import connection  # noqa: E402
 from indexing import ann, builds, index_files  # noqa: E402
 from indexing.models import Crop, Dataset, SourceImage  # noqa: E402
 from indexing.vectors import copy_crops, exact_nearest  # noqa: E402
+from search import paging  # noqa: E402
+from search.budget import Work  # noqa: E402
 from search.candidates import search_vectors  # noqa: E402
 from search.filters import CropFilter  # noqa: E402
 from search.index_cache import index_holder  # noqa: E402
 
 K = 10
 RARE = "sports ball"  # the 1 % label
+MID = "handbag"  # the 2-3 % label: past SEARCH_FILTER_EXACT_MAX at 1M, so the index's widening search
+DOOMED_SHARE = 0.05  # of the crops, in a dataset being deleted (the filter that used to widen to the whole index)
 
 # The embedder version stamped on the synthetic crops (search compares only vectors of one version).
 VERSION = "bench"
 
 
 def labels_for(clusters: np.ndarray) -> list[str]:
-    """A label per cluster (kinds of object cluster in CLIP space); RARE's clusters hold 1 % of the mixture."""
+    """A label per cluster (kinds of object cluster in CLIP space); RARE's hold 1 % of the mixture, MID's 2-3 %."""
     weights = mixture().weights
     order = np.random.default_rng(5).permutation(len(weights))
-    rare = set(order[: int(np.searchsorted(np.cumsum(weights[order]), 0.01)) + 1])
-    common = [c for c in settings.DETECTOR_CLASSES if c != RARE]
-    return [RARE if c in rare else common[c % len(common)] for c in clusters]
+    cumulative = np.cumsum(weights[order])
+    rare_end = int(np.searchsorted(cumulative, 0.01)) + 1
+    mid_end = max(int(np.searchsorted(cumulative, cumulative[rare_end - 1] + 0.025)) + 1, rare_end + 1)
+    rare, mid = set(order[:rare_end]), set(order[rare_end:mid_end])
+    common = [c for c in settings.DETECTOR_CLASSES if c not in (RARE, MID)]
+    return [RARE if c in rare else MID if c in mid else common[c % len(common)] for c in clusters]
 
 
 def load_collection(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,6 +147,10 @@ def main() -> None:
 def run(args) -> None:
     print(f"load average {os.getloadavg()[0]:.2f} at start; {os.cpu_count()} cores")
     ids, vectors, labels = load_collection(args.size)
+    doomed = doomed_dataset(ids)
+    if args.size < 1_000_000:  # the filter paths as at 1M: a 2-3 % label past the exact-search limit
+        settings.SEARCH_FILTER_EXACT_MAX = max(int(settings.SEARCH_FILTER_EXACT_MAX * args.size / 1_000_000), 1)
+        print(f"SEARCH_FILTER_EXACT_MAX scaled to {settings.SEARCH_FILTER_EXACT_MAX} for {args.size} crops")
     started = time.perf_counter()
     build = builds.update_index(rebuild=True)
     print(f"full build: {build.kind} over {build.size} crops in {time.perf_counter() - started:.0f} s")
@@ -157,6 +174,7 @@ def run(args) -> None:
     found, fp50, fp95 = timed_searches(queries, CropFilter(labels=(RARE,)))
     print(f"label filter ({rare.mean():.1%} of crops) p50 {fp50:7.2f} ms  p95 {fp95:7.2f} ms  recall@10 "
           f"{recall(found, rare_truth):.3f}")  # fmt: skip
+    worst_filters(queries, labels, doomed)
     t50, t95 = text_model_ms()
     print(
         f"CLIP text model (ViT-B/32 size, random weights) p50 {t50:.1f} ms p95 {t95:.1f} ms: search_text = this + ours"
@@ -164,6 +182,49 @@ def run(args) -> None:
 
     fresh(args, ids)
     memory(build)
+
+
+def doomed_dataset(ids: np.ndarray) -> Dataset:
+    """The last DOOMED_SHARE of the crops moved to their own dataset (active until the build is made)."""
+    dataset, _ = Dataset.objects.get_or_create(name="bench-doomed", defaults={"version": "1"})
+    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.ACTIVE)
+    image, _ = SourceImage.objects.get_or_create(
+        dataset=dataset, sha256="bench-doomed", defaults={"file": "doomed.jpg", "width": 10, "height": 10}
+    )
+    first = int(ids[int(len(ids) * (1 - DOOMED_SHARE))])
+    Crop.objects.filter(pk__gte=first).update(image=image)
+    return dataset
+
+
+def worst_filters(queries: np.ndarray, labels: np.ndarray, doomed: Dataset) -> None:
+    """The filters that used to widen to the whole index, each beside the plain query at the same depth."""
+    Dataset.objects.filter(pk=doomed.pk).update(status=Dataset.Status.DELETING)  # as a deletion starts
+    deep = settings.SEARCH_MAX_DEPTH - K  # the deepest page
+    print(f"\nworst filters (caps: SEARCH_MAX_CANDIDATES {settings.SEARCH_MAX_CANDIDATES}, "
+          f"SEARCH_MAX_ROUNDS {settings.SEARCH_MAX_ROUNDS}); work per query: candidates / rounds / rows")  # fmt: skip
+    cases = [
+        ("plain query, first page", None, 0),
+        (f"plain query, offset {deep}", None, deep),
+        (f"dataset being deleted ({DOOMED_SHARE:.0%} of crops)", CropFilter(dataset_ids=(doomed.pk,)), 0),
+        (f"{MID} ({(labels == MID).mean():.1%} of crops), offset {deep}", CropFilter(labels=(MID,)), deep),
+        (f"{RARE} ({(labels == RARE).mean():.1%} of crops), offset {deep}", CropFilter(labels=(RARE,)), deep),
+    ]
+    for name, crop_filter, offset in cases:
+        seconds, works, cut = [], [], 0
+        for query in queries:
+            work = Work.from_settings()
+            started = time.perf_counter()
+            page = paging.pages(
+                query[None, :], version=VERSION, k=K, offset=offset, crop_filter=crop_filter, min_score=None, work=work
+            )[0]
+            seconds.append(time.perf_counter() - started)
+            works.append((work.candidates, work.rounds, work.rows))
+            cut += page.truncated
+        p50, p95 = percentiles_ms(seconds)
+        mean = np.mean(works, axis=0)
+        print(f"  {name:<44} p50 {p50:8.2f} ms  p95 {p95:8.2f} ms  {mean[0]:8.0f} / {mean[1]:4.1f} / {mean[2]:6.0f}"
+              f"  truncated {cut / len(queries):.0%}")  # fmt: skip
+    Dataset.objects.filter(pk=doomed.pk).update(status=Dataset.Status.ACTIVE)
 
 
 def timeit(call) -> float:
