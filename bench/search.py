@@ -20,7 +20,7 @@ and prints:
   Below 1M crops, SEARCH_FILTER_EXACT_MAX is scaled down so the filters take the
   paths they take at 1M.
 
-    .venv/bin/python bench/search.py [--size 1000000] [--add 10000] [--queries 200] [--keep]
+    .venv/bin/python bench/search.py [--size 1000000] [--add 10000] [--queries 200] [--keep] [--kind HNSW32]
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--add", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database (and its rows) for the next run")
+    parser.add_argument("--kind", help="the FAISS factory string of the full build (default: chosen by ann_choice)")
     parser.add_argument("--worker", choices=["mmap", "copy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -152,7 +153,7 @@ def run(args) -> None:
         settings.SEARCH_FILTER_EXACT_MAX = max(int(settings.SEARCH_FILTER_EXACT_MAX * args.size / 1_000_000), 1)
         print(f"SEARCH_FILTER_EXACT_MAX scaled to {settings.SEARCH_FILTER_EXACT_MAX} for {args.size} crops")
     started = time.perf_counter()
-    build = builds.update_index(rebuild=True)
+    build = builds.update_index(rebuild=True, kind=args.kind)
     print(f"full build: {build.kind} over {build.size} crops in {time.perf_counter() - started:.0f} s")
     queries = mixture_with_clusters(args.queries, seed=2)[0]
     truth = exact_numpy(vectors, ids, queries)

@@ -97,10 +97,11 @@ def search_faiss(
     """The loaded build's candidates + the tail's, checked against the database, within ``allowance`` candidates.
 
     Filters (label, dataset, hidden crops) can discard index candidates, so fetch more
-    than ``k`` and widen (x4) until ``k`` survive, the index has nothing more to give,
-    or a cap is reached (``allowance`` candidates, SEARCH_MAX_ROUNDS rounds): then the
-    answer is marked truncated. Each round checks only the ids it has not seen, reading
-    ids alone; whole rows are read for the best ``k`` survivors only.
+    than ``k`` and widen (x4) until ``k`` survive or the index holds no more. Stopped
+    before that by a cap (``allowance`` candidates, SEARCH_MAX_ROUNDS rounds) or by the
+    index's reach (fewer ids than asked for), the answer is marked truncated. Each round
+    checks only the ids it has not seen, reading ids alone; whole rows are read for the
+    best ``k`` survivors only.
     """
     tail = tail_candidates(vector, k, crop_filter, loaded)
     work.rows += len(tail)
@@ -125,7 +126,10 @@ def search_faiss(
         below_floor = min_score is not None and len(scores[0]) and float(min(scores[0])) < min_score
         if len(passing) >= k or fetch >= ntotal or below_floor:
             return Ranked(best_rows(survivors, k, crop_filter, min_score, work))
-        if rounds >= work.max_rounds or fetch >= allowance:
+        # Fewer ids than asked: the index's search settings reach no further (an IVF probes the
+        # same lists for any k), so a wider fetch would only repeat this round.
+        reached_all = int((ids[0] >= 0).sum()) < fetch
+        if reached_all or rounds >= work.max_rounds or fetch >= allowance:
             return Ranked(best_rows(survivors, k, crop_filter, min_score, work), truncated=True)
         fetch = min(fetch * 4, ntotal, allowance)
 

@@ -146,6 +146,7 @@ class IndexHolder:
             self._used.clear()
             self._checked_at.clear()
             self._wanted.clear()
+            self.loads = 0
 
 
 def read(build: IndexBuild) -> LoadedIndex | None:

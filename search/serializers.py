@@ -130,8 +130,8 @@ class SearchTextResponse(ResultListResponse):
     offset = serializers.IntegerField()
     next_offset = serializers.IntegerField(allow_null=True, help_text="The next page's offset; null on the last.")
     truncated = serializers.BooleanField(
-        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) before it "
-        "found k results: more may exist. Narrow the filter or page less deep."
+        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) or at the "
+        "index's reach before it found k results: more may exist. Narrow the filter or page less deep."
     )
 
 
@@ -146,8 +146,8 @@ class QueryObjectSerializer(serializers.Serializer):
         "search it with box= set to its box."
     )
     truncated = serializers.BooleanField(
-        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) before it "
-        "found k results: more may exist. Narrow the filter or page less deep."
+        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) or at the "
+        "index's reach before it found k results: more may exist. Narrow the filter or page less deep."
     )
 
 
@@ -163,8 +163,8 @@ class SearchImageResponse(serializers.Serializer):
     region = serializers.BooleanField(help_text="True when a box was given: that region alone was searched.")
     offset = serializers.IntegerField()
     truncated = serializers.BooleanField(
-        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) before it "
-        "found k results for some object: more may exist. Narrow the filter or page less deep."
+        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) or at the "
+        "index's reach before it found k results for some object: more may exist. Narrow the filter or page less deep."
     )
     objects = QueryObjectSerializer(many=True)
 

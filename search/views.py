@@ -25,8 +25,8 @@ from visualsearch.access import sees_details
 
 PREVIEW_MAX_SIDE = 1024
 TRUNCATED_NOTE = (
-    "The search stopped early (it reached its limit of candidates) before it found a full page: "
-    "more may match. Narrow the filters or use an earlier page."
+    "The search stopped before it found a full page (it reached its limit of candidates, or all the index "
+    "reaches): more may match. Narrow the filters or use an earlier page."
 )
 
 

@@ -116,3 +116,12 @@ def test_the_api_says_when_a_page_was_cut_short(collection):
     assert body["truncated"] is True and len(body["results"]) <= 10
     body = client.get("/api/search_text", {"query": "a ball", "labels": "sports ball", "k": 5}).json()
     assert body["truncated"] is False and len(body["results"]) == 5
+
+
+def test_a_page_deeper_than_the_index_reaches_takes_one_round_and_says_so(collection, settings):
+    settings.ANN_IVF_NPROBE = 1  # an IVF probes one list of ~60 vectors, for any k
+    builds.publish_build("IVF64,Flat", version=configured_embedder_version())
+    work = Work.from_settings()
+    page = page_of(unit_vectors(1, seed=47)[0], CropFilter(), k=10, offset=80, work=work)
+    # Asking FAISS for more would probe the same list again: one round, and the answer says it is short.
+    assert work.rounds == 1 and page.truncated and len(page.results) < 10
