@@ -116,6 +116,10 @@ def test_the_api_says_when_a_page_was_cut_short(collection):
     assert body["truncated"] is True and len(body["results"]) <= 10
     body = client.get("/api/search_text", {"query": "a ball", "labels": "sports ball", "k": 5}).json()
     assert body["truncated"] is False and len(body["results"]) == 5
+    page = client.get("/search", {"q": "a ball", "labels": "sports ball", "offset": 80, "k": 10}).content.decode()
+    assert 'class="note truncated"' in page and "more may match" in page
+    page = client.get("/search", {"q": "a ball", "labels": "sports ball", "k": 5}).content.decode()
+    assert 'class="note truncated"' not in page
 
 
 def test_a_page_deeper_than_the_index_reaches_takes_one_round_and_says_so(collection, settings):
