@@ -99,7 +99,7 @@ def search_faiss(
     Filters (label, dataset, hidden crops) can discard index candidates, so fetch more
     than ``k`` and widen (x4) until ``k`` survive or the index holds no more. Stopped
     before that by a cap (``allowance`` candidates, SEARCH_MAX_ROUNDS rounds) or by the
-    index's reach (fewer ids than asked for), the answer is marked truncated. Each round
+    index's reach (a wider fetch that found no more), the answer is marked truncated. Each round
     checks only the ids it has not seen, reading ids alone; whole rows are read for the
     best ``k`` survivors only.
     """
@@ -113,7 +113,7 @@ def search_faiss(
     fetch = min(k * 4 if crop_filter.narrows else k + 8, ntotal, allowance)
     checked: set[int] = set()
     survivors: dict[int, float] = dict(tail)
-    rounds = 0
+    rounds = reached_before = 0
     while True:
         scores, ids = ann.search(loaded.index, vector, fetch)
         rounds += 1
@@ -126,9 +126,10 @@ def search_faiss(
         below_floor = min_score is not None and len(scores[0]) and float(min(scores[0])) < min_score
         if len(passing) >= k or fetch >= ntotal or below_floor:
             return Ranked(best_rows(survivors, k, crop_filter, min_score, work))
-        # Fewer ids than asked: the index's search settings reach no further (an IVF probes the
-        # same lists for any k), so a wider fetch would only repeat this round.
-        reached_all = int((ids[0] >= 0).sum()) < fetch
+        # A wider fetch that brought no more ids than the last: the index's search settings reach
+        # no further (an IVF probes the same lists for any k; an HNSW's reach grows with k).
+        reached = int((ids[0] >= 0).sum())
+        reached_all, reached_before = reached <= reached_before, reached
         if reached_all or rounds >= work.max_rounds or fetch >= allowance:
             return Ranked(best_rows(survivors, k, crop_filter, min_score, work), truncated=True)
         fetch = min(fetch * 4, ntotal, allowance)

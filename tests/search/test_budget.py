@@ -122,10 +122,11 @@ def test_the_api_says_when_a_page_was_cut_short(collection):
     assert 'class="note truncated"' not in page
 
 
-def test_a_page_deeper_than_the_index_reaches_takes_one_round_and_says_so(collection, settings):
+def test_a_page_deeper_than_the_index_reaches_stops_widening_and_says_so(collection, settings):
     settings.ANN_IVF_NPROBE = 1  # an IVF probes one list of ~60 vectors, for any k
     builds.publish_build("IVF64,Flat", version=configured_embedder_version())
     work = Work.from_settings()
     page = page_of(unit_vectors(1, seed=47)[0], CropFilter(), k=10, offset=80, work=work)
-    # Asking FAISS for more would probe the same list again: one round, and the answer says it is short.
-    assert work.rounds == 1 and page.truncated and len(page.results) < 10
+    # A wider fetch probes the same list again and finds no more: it stops there, and says the page is short.
+    assert work.rounds == 2 and page.truncated and len(page.results) < 10
+    assert work.candidates < 200  # the list's ids, each checked once
