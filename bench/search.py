@@ -39,12 +39,11 @@ setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
+from worst_filters import doomed_dataset, worst_filters  # noqa: E402
 
 from indexing import ann, builds, index_files  # noqa: E402
 from indexing.models import Crop, Dataset, SourceImage  # noqa: E402
 from indexing.vectors import copy_crops, exact_nearest  # noqa: E402
-from search import paging  # noqa: E402
-from search.budget import Work  # noqa: E402
 from search.candidates import search_vectors  # noqa: E402
 from search.filters import CropFilter  # noqa: E402
 from search.index_cache import index_holder  # noqa: E402
@@ -52,7 +51,6 @@ from search.index_cache import index_holder  # noqa: E402
 K = 10
 RARE = "sports ball"  # the 1 % label
 MID = "handbag"  # the 2-3 % label: past SEARCH_FILTER_EXACT_MAX at 1M, so the index's widening search
-DOOMED_SHARE = 0.05  # of the crops, in a dataset being deleted (the filter that used to widen to the whole index)
 
 # The embedder version stamped on the synthetic crops (search compares only vectors of one version).
 VERSION = "bench"
@@ -175,7 +173,7 @@ def run(args) -> None:
     found, fp50, fp95 = timed_searches(queries, CropFilter(labels=(RARE,)))
     print(f"label filter ({rare.mean():.1%} of crops) p50 {fp50:7.2f} ms  p95 {fp95:7.2f} ms  recall@10 "
           f"{recall(found, rare_truth):.3f}")  # fmt: skip
-    worst_filters(queries, labels, doomed)
+    worst_filters(queries, labels, doomed, version=VERSION, k=K, labels_named=(MID, RARE))
     t50, t95 = text_model_ms()
     print(
         f"CLIP text model (ViT-B/32 size, random weights) p50 {t50:.1f} ms p95 {t95:.1f} ms: search_text = this + ours"
@@ -183,49 +181,6 @@ def run(args) -> None:
 
     fresh(args, ids)
     memory(build)
-
-
-def doomed_dataset(ids: np.ndarray) -> Dataset:
-    """The last DOOMED_SHARE of the crops moved to their own dataset (active until the build is made)."""
-    dataset, _ = Dataset.objects.get_or_create(name="bench-doomed", defaults={"version": "1"})
-    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.ACTIVE)
-    image, _ = SourceImage.objects.get_or_create(
-        dataset=dataset, sha256="bench-doomed", defaults={"file": "doomed.jpg", "width": 10, "height": 10}
-    )
-    first = int(ids[int(len(ids) * (1 - DOOMED_SHARE))])
-    Crop.objects.filter(pk__gte=first).update(image=image)
-    return dataset
-
-
-def worst_filters(queries: np.ndarray, labels: np.ndarray, doomed: Dataset) -> None:
-    """The filters that used to widen to the whole index, each beside the plain query at the same depth."""
-    Dataset.objects.filter(pk=doomed.pk).update(status=Dataset.Status.DELETING)  # as a deletion starts
-    deep = settings.SEARCH_MAX_DEPTH - K  # the deepest page
-    print(f"\nworst filters (caps: SEARCH_MAX_CANDIDATES {settings.SEARCH_MAX_CANDIDATES}, "
-          f"SEARCH_MAX_ROUNDS {settings.SEARCH_MAX_ROUNDS}); work per query: candidates / rounds / rows")  # fmt: skip
-    cases = [
-        ("plain query, first page", None, 0),
-        (f"plain query, offset {deep}", None, deep),
-        (f"dataset being deleted ({DOOMED_SHARE:.0%} of crops)", CropFilter(dataset_ids=(doomed.pk,)), 0),
-        (f"{MID} ({(labels == MID).mean():.1%} of crops), offset {deep}", CropFilter(labels=(MID,)), deep),
-        (f"{RARE} ({(labels == RARE).mean():.1%} of crops), offset {deep}", CropFilter(labels=(RARE,)), deep),
-    ]
-    for name, crop_filter, offset in cases:
-        seconds, works, cut = [], [], 0
-        for query in queries:
-            work = Work.from_settings()
-            started = time.perf_counter()
-            page = paging.pages(
-                query[None, :], version=VERSION, k=K, offset=offset, crop_filter=crop_filter, min_score=None, work=work
-            )[0]
-            seconds.append(time.perf_counter() - started)
-            works.append((work.candidates, work.rounds, work.rows))
-            cut += page.truncated
-        p50, p95 = percentiles_ms(seconds)
-        mean = np.mean(works, axis=0)
-        print(f"  {name:<44} p50 {p50:8.2f} ms  p95 {p95:8.2f} ms  {mean[0]:8.0f} / {mean[1]:4.1f} / {mean[2]:6.0f}"
-              f"  truncated {cut / len(queries):.0%}")  # fmt: skip
-    Dataset.objects.filter(pk=doomed.pk).update(status=Dataset.Status.ACTIVE)
 
 
 def timeit(call) -> float:
