@@ -12,9 +12,15 @@ and prints:
   next query finds them with no build, the time from stored to searchable, the
   tail's cost on query latency, and the incremental update (no full rebuild);
 - the memory of four web processes serving the index, memory-mapped versus each
-  reading its own copy (RSS and PSS: PSS splits shared pages between processes).
+  reading its own copy (RSS and PSS: PSS splits shared pages between processes);
+- the worst filters for bounded read paths, beside the plain query: a filter on a
+  dataset being deleted (5 % of the crops), and the deepest page (offset
+  SEARCH_MAX_DEPTH - k) of a 2-3 % label and of the 1 % one, with the work each
+  query did (candidates, FAISS rounds, rows) and how often a cap cut it short.
+  Below 1M crops, SEARCH_FILTER_EXACT_MAX is scaled down so the filters take the
+  paths they take at 1M.
 
-    .venv/bin/python bench/search.py [--size 1000000] [--add 10000] [--queries 200] [--keep]
+    .venv/bin/python bench/search.py [--size 1000000] [--add 10000] [--queries 200] [--keep] [--kind HNSW32]
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
+from worst_filters import doomed_dataset, worst_filters  # noqa: E402
 
 from indexing import ann, builds, index_files  # noqa: E402
 from indexing.models import Crop, Dataset, SourceImage  # noqa: E402
@@ -43,18 +50,22 @@ from search.index_cache import index_holder  # noqa: E402
 
 K = 10
 RARE = "sports ball"  # the 1 % label
+MID = "handbag"  # the 2-3 % label: past SEARCH_FILTER_EXACT_MAX at 1M, so the index's widening search
 
 # The embedder version stamped on the synthetic crops (search compares only vectors of one version).
 VERSION = "bench"
 
 
 def labels_for(clusters: np.ndarray) -> list[str]:
-    """A label per cluster (kinds of object cluster in CLIP space); RARE's clusters hold 1 % of the mixture."""
+    """A label per cluster (kinds of object cluster in CLIP space); RARE's hold 1 % of the mixture, MID's 2-3 %."""
     weights = mixture().weights
     order = np.random.default_rng(5).permutation(len(weights))
-    rare = set(order[: int(np.searchsorted(np.cumsum(weights[order]), 0.01)) + 1])
-    common = [c for c in settings.DETECTOR_CLASSES if c != RARE]
-    return [RARE if c in rare else common[c % len(common)] for c in clusters]
+    cumulative = np.cumsum(weights[order])
+    rare_end = int(np.searchsorted(cumulative, 0.01)) + 1
+    mid_end = max(int(np.searchsorted(cumulative, cumulative[rare_end - 1] + 0.025)) + 1, rare_end + 1)
+    rare, mid = set(order[:rare_end]), set(order[rare_end:mid_end])
+    common = [c for c in settings.DETECTOR_CLASSES if c not in (RARE, MID)]
+    return [RARE if c in rare else MID if c in mid else common[c % len(common)] for c in clusters]
 
 
 def load_collection(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,6 +129,7 @@ def main() -> None:
     parser.add_argument("--add", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database (and its rows) for the next run")
+    parser.add_argument("--kind", help="the FAISS factory string of the full build (default: chosen by ann_choice)")
     parser.add_argument("--worker", choices=["mmap", "copy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -134,8 +146,12 @@ def main() -> None:
 def run(args) -> None:
     print(f"load average {os.getloadavg()[0]:.2f} at start; {os.cpu_count()} cores")
     ids, vectors, labels = load_collection(args.size)
+    doomed = doomed_dataset(ids)
+    if args.size < 1_000_000:  # the filter paths as at 1M: a 2-3 % label past the exact-search limit
+        settings.SEARCH_FILTER_EXACT_MAX = max(int(settings.SEARCH_FILTER_EXACT_MAX * args.size / 1_000_000), 1)
+        print(f"SEARCH_FILTER_EXACT_MAX scaled to {settings.SEARCH_FILTER_EXACT_MAX} for {args.size} crops")
     started = time.perf_counter()
-    build = builds.update_index(rebuild=True)
+    build = builds.update_index(rebuild=True, kind=args.kind)
     print(f"full build: {build.kind} over {build.size} crops in {time.perf_counter() - started:.0f} s")
     queries = mixture_with_clusters(args.queries, seed=2)[0]
     truth = exact_numpy(vectors, ids, queries)
@@ -157,6 +173,7 @@ def run(args) -> None:
     found, fp50, fp95 = timed_searches(queries, CropFilter(labels=(RARE,)))
     print(f"label filter ({rare.mean():.1%} of crops) p50 {fp50:7.2f} ms  p95 {fp95:7.2f} ms  recall@10 "
           f"{recall(found, rare_truth):.3f}")  # fmt: skip
+    worst_filters(queries, labels, doomed, version=VERSION, k=K, labels_named=(MID, RARE))
     t50, t95 = text_model_ms()
     print(
         f"CLIP text model (ViT-B/32 size, random weights) p50 {t50:.1f} ms p95 {t95:.1f} ms: search_text = this + ours"

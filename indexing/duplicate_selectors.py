@@ -30,18 +30,12 @@ def group_ids_of_images(image_ids: Iterable[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def same_object_groups(crop_id: int) -> list[list[dict]] | None:
-    """ "The same object elsewhere": active crops of other photos above DEDUP_OBJECT_MIN_SCORE, grouped.
+def group_same_object(found: list[tuple[Crop, float]]) -> list[list[dict]]:
+    """ "The same object elsewhere" (indexing.duplicates.same_object_elsewhere: crops, best first), grouped.
 
     Crops whose photos are in one duplicate group form one group (one picture seen several
-    times); every other photo is a group of its own. Best group first. None if no such crop.
+    times); every other photo is a group of its own. Best group first.
     """
-    from indexing.duplicates import same_object_elsewhere
-
-    crop = Crop.objects.filter(pk=crop_id, is_active=True).first()
-    if crop is None:
-        return None
-    found = same_object_elsewhere(crop)
     photo_groups = group_ids_of_images({row.image_id for row, _ in found})
     grouped: dict[tuple[str, int], list[dict]] = {}
     for row, score in found:  # best first, so each group's best crop leads it

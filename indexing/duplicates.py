@@ -26,7 +26,7 @@ from django.db.models import Q
 from pgvector.django import CosineDistance
 from PIL import Image
 
-from indexing.models import Crop, NotDuplicatePair, PhotoFingerprint, SourceImage, Tier
+from indexing.models import Crop, Dataset, NotDuplicatePair, PhotoFingerprint, SourceImage, Tier
 from indexing.vision.errors import ImageError
 from indexing.vision.hashing import perceptual_score, phash_int
 
@@ -152,15 +152,20 @@ def not_duplicate_partners(image_id: int) -> set[int]:
     return {b if a == image_id else a for a, b in pairs.values_list("first_id", "second_id")}
 
 
-def same_object_elsewhere(crop: Crop, min_score: float | None = None, limit: int = 24) -> list[tuple[Crop, float]]:
-    """Active crops of other photos whose CLIP cosine with ``crop`` is at least DEDUP_OBJECT_MIN_SCORE."""
+def same_object_elsewhere(
+    crop: Crop, candidates: dict[int, float], min_score: float | None = None, limit: int = 24
+) -> list[tuple[Crop, float]]:
+    """Of ``candidates`` ({crop id: cosine with ``crop``}), the active crops of other photos at DEDUP_OBJECT_MIN_SCORE.
+
+    The candidates come from the served index (search.same_object): no scan of every
+    crop vector here, the rows read are those ids alone, best first.
+    """
     min_score = settings.DEDUP_OBJECT_MIN_SCORE if min_score is None else min_score
+    wanted = [pk for pk, score in candidates.items() if score >= min_score]
     rows = (
-        Crop.objects.filter(is_active=True)
+        Crop.objects.filter(pk__in=wanted, is_active=True, image__dataset__status=Dataset.Status.ACTIVE)
         .exclude(image_id=crop.image_id)
-        .annotate(distance=CosineDistance("embedding", crop.embedding))
-        .filter(distance__lte=1.0 - min_score)
         .select_related("image__dataset")
-        .order_by("distance", "id")[:limit]
     )
-    return [(row, round(1.0 - float(row.distance), 4)) for row in rows]
+    found = sorted(((row, round(candidates[row.pk], 4)) for row in rows), key=lambda item: (-item[1], item[0].pk))
+    return found[:limit]

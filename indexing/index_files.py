@@ -4,7 +4,8 @@ A build's file lives in private index storage (settings.STORAGES["indexes"], loc
 disk or a bucket). Web processes read it with FAISS's memory-mapped I/O, so the
 gunicorn workers of one host share one copy in the page cache instead of holding
 one each. Storage that is not a local path (GCS) is first copied to
-INDEX_CACHE_DIR on the host, checked against the build's sha256.
+INDEX_CACHE_DIR on the host, checked against the build's sha256 (each time it is
+opened), and the cache is pruned to the INDEX_CACHE_KEEP newest builds.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import faiss
@@ -25,6 +27,7 @@ from indexing.models import IndexBuild
 logger = logging.getLogger(__name__)
 
 CHUNK = 8 << 20
+PART_MAX_AGE_SECONDS = 3600  # a partial download older than this was abandoned
 
 
 def save_index(build: IndexBuild, index: faiss.Index) -> int:
@@ -60,13 +63,22 @@ def read_index(build: IndexBuild, *, mmap: bool = True) -> faiss.Index:
 
 
 def local_file(build: IndexBuild) -> Path:
-    """A checked local copy of the build's file: its storage path when local, else a cached download."""
+    """A checked local copy of the build's file: its storage path when local, else a cached download.
+
+    Every copy is checked against the build's sha256 when it is opened, cached ones too:
+    a file is trusted by its checksum, never by its name (a truncated or replaced copy
+    is fetched again). Web processes do this off the request path (search.index_cache).
+    """
     path = local_storage_path(build) or cached_path(build)
-    if path.exists() and path.parent == Path(settings.INDEX_CACHE_DIR):
-        return path  # cached copies were checked when written
     if path.exists():
-        check(build, path)
-        return path
+        try:
+            check(build, path)
+            return path
+        except ValueError:
+            if path.parent != Path(settings.INDEX_CACHE_DIR):
+                raise  # the stored file itself is corrupt: nothing to fetch it again from
+            logger.warning("Cached copy %s of index build %s is corrupt: fetching it again", path, build.pk)
+            path.unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".faiss.part")
     try:
@@ -79,6 +91,7 @@ def local_file(build: IndexBuild) -> Path:
         if os.path.exists(temp):
             os.unlink(temp)
     logger.info("Copied index build %s to %s", build.pk, path)
+    prune_cache(keep={build.pk})
     return path
 
 
@@ -113,5 +126,36 @@ def forget_cached(keep: set[int]) -> None:
     """Delete this host's cached copies of builds not in ``keep`` (a process may still map one: POSIX keeps it)."""
     cache = Path(settings.INDEX_CACHE_DIR)
     for path in cache.glob("build-*.faiss"):
-        if int(path.name.split("-")[1]) not in keep:
+        if cached_build_id(path) not in keep:
             path.unlink(missing_ok=True)
+
+
+def cached_build_id(path: Path) -> int | None:
+    try:
+        return int(path.name.split("-")[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def prune_cache(*, keep: set[int]) -> list[Path]:
+    """Keep this host's cache small: the INDEX_CACHE_KEEP newest builds' copies (and ``keep``), no stale parts.
+
+    Run after each download, on web hosts too (they never run prune_builds). A process
+    still mapping a deleted copy keeps reading it (POSIX); one about to open it fetches it
+    again. A download in progress (a .part file younger than an hour) is left alone.
+    """
+    cache = Path(settings.INDEX_CACHE_DIR)
+    copies = sorted(
+        (p for p in cache.glob("build-*.faiss") if cached_build_id(p) is not None),
+        key=lambda p: cached_build_id(p),
+        reverse=True,
+    )
+    newest = {cached_build_id(p) for p in copies[: settings.INDEX_CACHE_KEEP]}
+    removed = [p for p in copies if cached_build_id(p) not in newest | keep]
+    now = time.time()
+    removed += [p for p in cache.glob("*.faiss.part") if now - p.stat().st_mtime > PART_MAX_AGE_SECONDS]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    if removed:
+        logger.info("Pruned %d file(s) from the index cache %s", len(removed), cache)
+    return removed

@@ -146,6 +146,7 @@ def text_response(data: dict) -> Response:
         "results": page.results,
         "offset": page.offset,
         "next_offset": page.next_offset,
+        "truncated": page.truncated,
     }
     return Response(s.SearchTextResponse(body).data)
 

@@ -17,6 +17,7 @@ from indexing.duplicate_groups import DuplicateReviewError
 from indexing.jobs import DatasetDeleting
 from indexing.models import CURATE_CROPS_PERMISSION, Dataset
 from search import duplicate_serializers as ds
+from search import same_object
 from search import serializers as s
 from search.api import SearchView, validated
 from search.services import CropNotFound
@@ -102,7 +103,7 @@ class RecomputeView(ReviewView):
 class SameObjectView(SearchView):
     @extend_schema(responses={200: ds.SameObjectResponse, 404: s.ErrorResponse})
     def get(self, request: Request, crop_id: int) -> Response:
-        groups = duplicate_selectors.same_object_groups(crop_id)
+        groups = same_object.same_object_groups(crop_id)
         if groups is None:
             raise CropNotFound(f"There is no crop {crop_id}.")
         body = {"crop_id": crop_id, "groups": [ds.SameObjectSerializer(g, many=True).data for g in groups]}

@@ -4,10 +4,13 @@ An ANN index finds the nearest vectors first and filters after: when a filter ke
 1 % of the crops, the index must hand over ~100 x k candidates before k survive,
 and its neighbours of the query are rarely the filter's. So a filter matching at
 most SEARCH_FILTER_EXACT_MAX of the indexed crops is searched exactly instead: its
-vectors are read once per index build and cached in the process (LRU of
-SEARCH_FILTER_CACHE entries: at most 2 KB x SEARCH_FILTER_EXACT_MAX each). Wider
-filters keep the index's widening search (search.candidates), which finds k within
-a few rounds at their selectivity.
+vectors are read once per index build and cached in the process: an LRU of at most
+SEARCH_FILTER_CACHE entries and SEARCH_FILTER_CACHE_MB of vectors (2 KB a crop), keyed
+by the build and the normalised filter (labels, datasets, splits each sorted, once), so
+the same filter written another way is one entry. Eligibility is the visibility rule of
+every read path (search.results.visible): a dataset being deleted has no crops here.
+Wider filters keep the index's widening search (search.candidates), bounded by
+SEARCH_MAX_ROUNDS and SEARCH_MAX_CANDIDATES.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from collections import OrderedDict
 import numpy as np
 from django.conf import settings
 
-from indexing.models import Crop
 from indexing.vectors import load_active_vectors
 from search.filters import CropFilter
 from search.index_cache import LoadedIndex
+from search.results import visible
 
 _lock = threading.Lock()
 _subsets: OrderedDict[tuple, tuple[np.ndarray, np.ndarray] | None] = OrderedDict()
@@ -39,22 +42,37 @@ def exact_filtered(vector: np.ndarray, k: int, crop_filter: CropFilter, loaded: 
 
 
 def filtered_subset(crop_filter: CropFilter, loaded: LoadedIndex) -> tuple[np.ndarray, np.ndarray] | None:
+    crop_filter = crop_filter.normalised()
     key = (loaded.build_id, crop_filter)
     with _lock:
         if key in _subsets:
             _subsets.move_to_end(key)
             return _subsets[key]
-    indexed = Crop.objects.filter(is_active=True, pk__lte=loaded.max_crop_id, embedder_version=loaded.version)
-    crops = crop_filter.apply(indexed)
+    crops = crop_filter.apply(visible(version=loaded.version).filter(pk__lte=loaded.max_crop_id))
     subset = None
     if crops[: settings.SEARCH_FILTER_EXACT_MAX + 1].count() <= settings.SEARCH_FILTER_EXACT_MAX:
         ids, vectors = load_active_vectors(crops)
         subset = (ids, vectors)
     with _lock:
         _subsets[key] = subset
-        while len(_subsets) > settings.SEARCH_FILTER_CACHE:
+        while len(_subsets) > settings.SEARCH_FILTER_CACHE or (len(_subsets) > 1 and cached_bytes() > limit()):
             _subsets.popitem(last=False)
     return subset
+
+
+def cached_bytes() -> int:
+    """The vectors and ids the cache holds (call under the lock)."""
+    return sum(ids.nbytes + vectors.nbytes for ids, vectors in filter(None, _subsets.values()))
+
+
+def limit() -> int:
+    return settings.SEARCH_FILTER_CACHE_MB << 20
+
+
+def cache_stats() -> dict[str, int]:
+    """How many filters the cache holds and their bytes (tests, logs)."""
+    with _lock:
+        return {"entries": len(_subsets), "bytes": cached_bytes()}
 
 
 def forget() -> None:

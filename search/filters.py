@@ -34,6 +34,14 @@ class CropFilter:
         """True when some active crops may be filtered out (the FAISS fetch then reaches deeper)."""
         return bool(self.labels or self.dataset_ids or self.splits)
 
+    def normalised(self) -> CropFilter:
+        """Each value once, sorted: one filter, one key (search.filtered caches per filter)."""
+        return CropFilter(
+            labels=tuple(sorted(set(self.labels))),
+            dataset_ids=tuple(sorted(set(self.dataset_ids))),
+            splits=tuple(sorted(set(self.splits))),
+        )
+
     def apply(self, crops: QuerySet) -> QuerySet:
         if self.labels:
             crops = crops.filter(label__in=self.labels)
@@ -55,7 +63,7 @@ def build_filter(
         labels=tuple(validate_labels(labels) or ()),
         dataset_ids=validate_datasets(datasets),
         splits=validate_splits(splits),
-    )
+    ).normalised()
 
 
 def filter_choices() -> dict:
@@ -97,5 +105,11 @@ def validate_splits(raw) -> tuple[str, ...]:
     if any(len(value) > MAX_SPLIT_CHARS or not SPLIT_NAME.fullmatch(value) for value in values):
         raise SearchInputError(
             f"A split name is letters, digits, '_', '-' or '.', at most {MAX_SPLIT_CHARS} characters (train, val...)."
+        )
+    known = {split for names in Dataset.objects.values_list("split_names", flat=True) for split in names or []}
+    unknown = sorted(set(values) - known)
+    if unknown:  # no dataset has it: refused, rather than a new (empty) filter searched and cached
+        raise SearchInputError(
+            f"Unknown split(s): {', '.join(unknown)}; the datasets' splits are {', '.join(sorted(known)) or 'none'}."
         )
     return tuple(values)

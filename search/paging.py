@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
-from search.candidates import search_vectors
+from search.budget import Work
+from search.candidates import search_ranked
 from search.collapse import COLLAPSE_OVERFETCH, collapse_by_group
 from search.errors import SearchInputError
 from search.filters import CropFilter
@@ -24,6 +25,7 @@ class Page:
     results: list  # list[SearchResult], this page's, best first
     offset: int
     next_offset: int | None  # None on the last page
+    truncated: bool = False  # the search hit a cap (search.budget) before it found enough: say so
 
 
 def validate_offset(offset: int | None, k: int) -> int:
@@ -51,6 +53,7 @@ def pages(
     crop_filter: CropFilter | None,
     min_score: float | None,
     collapse: bool = False,
+    work: Work | None = None,
 ) -> list[Page]:
     """One page per query vector: results offset..offset+k of the stable order.
 
@@ -60,10 +63,10 @@ def pages(
     wanted = offset + k + 1
     depth = min(wanted * (COLLAPSE_OVERFETCH if collapse else 1), settings.SEARCH_MAX_DEPTH)
     found = []
-    for ranked in search_vectors(vectors, depth, crop_filter, min_score, version=version):
-        ranked = stable_order(ranked)
+    for searched in search_ranked(vectors, depth, crop_filter, min_score, version=version, work=work):
+        ranked = stable_order(searched.results)
         if collapse:
             ranked = collapse_by_group(ranked, wanted)
         more = len(ranked) > offset + k
-        found.append(Page(ranked[offset : offset + k], offset, offset + k if more else None))
+        found.append(Page(ranked[offset : offset + k], offset, offset + k if more else None, searched.truncated))
     return found

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -18,6 +18,7 @@ from PIL import Image
 
 from indexing import served_models
 from indexing.vision.crops import CropPolicy, PlannedCrop, crop_box, plan_crops
+from indexing.vision.detector import Detection
 from indexing.vision.errors import ImageError, ModelLoadError
 from indexing.vision.images import load_image
 from search.errors import PhotoNotSearchable, SearchInputError
@@ -27,8 +28,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class FoundObjects:
-    crops: list[PlannedCrop]  # at most SEARCH_MAX_QUERY_OBJECTS, most confident first
+    crops: list[PlannedCrop]  # searched: at most SEARCH_MAX_QUERY_OBJECTS, most confident first
     found: int  # objects the detector found and the crop policy kept, before the cap
+    others: list[Detection] = field(default_factory=list)  # the rest, not searched (box, label, confidence)
 
     @property
     def left_out(self) -> int:
@@ -59,17 +61,20 @@ def model_step(step: str) -> Iterator[None]:
 
 
 def find_objects(image: Image.Image) -> FoundObjects:
-    """The objects to search for, capped at SEARCH_MAX_QUERY_OBJECTS, most confident first.
+    """Every object the detector found, the SEARCH_MAX_QUERY_OBJECTS most confident to be searched.
 
-    Every object costs a crop, an embedding and a vector search: a crowd photo with 48
-    people would hold a worker for each of them. The cap applies before cropping.
+    Every searched object costs a crop, an embedding and a vector search: a crowd photo
+    with 48 people would hold a worker for each of them, so the cap applies before
+    cropping. The detection itself is paid for already: the others come back as found
+    (box, label, confidence), for the page to draw and a click to search as a region.
     """
     detector, policy = served_models.detector(), CropPolicy.from_settings()  # a load failure stays a 503
     with model_step("object detector"):
         detections = detector.detect([image])[0]
     usable = [d for d in detections if crop_box(d.box, image.size, policy) is not None]
     usable.sort(key=lambda d: d.confidence, reverse=True)
-    return FoundObjects(plan_crops(image, usable[: settings.SEARCH_MAX_QUERY_OBJECTS], policy), len(usable))
+    cap = settings.SEARCH_MAX_QUERY_OBJECTS
+    return FoundObjects(plan_crops(image, usable[:cap], policy), len(usable), usable[cap:])
 
 
 def embed(pixels: Sequence[Image.Image]) -> tuple[np.ndarray, str]:

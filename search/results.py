@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import QuerySet
+
 from indexing.models import Crop, Dataset
 from search.filters import CropFilter
 
@@ -24,15 +26,32 @@ class SearchResult:
     copies: tuple[SearchResult, ...] = field(default=(), compare=False)
 
 
-def active_crops():
-    # A dataset being deleted (indexing.deletion) leaves search at once, before its rows go.
-    searchable = Crop.objects.filter(is_active=True, image__dataset__status=Dataset.Status.ACTIVE)
+def visible(crops: QuerySet[Crop] | None = None, *, version: str | None = None) -> QuerySet[Crop]:
+    """The one visibility rule of every read path: an active crop, of an active dataset, of ``version``.
+
+    A dataset being deleted (indexing.deletion) leaves search at once, before its rows go;
+    eligibility (search.filtered), hydration, the SQL tail and "the same object" all use this.
+    """
+    crops = Crop.objects.all() if crops is None else crops
+    crops = crops.filter(is_active=True, image__dataset__status=Dataset.Status.ACTIVE)
+    return crops if version is None else crops.filter(embedder_version=version)
+
+
+def active_crops(*, version: str | None = None) -> QuerySet[Crop]:
     # Not the embedding: parsing 512 floats of text per row cost more than the whole index search.
-    return searchable.select_related("image__dataset").defer("embedding")
+    return visible(version=version).select_related("image__dataset").defer("embedding")
+
+
+def visible_ids(ids, crop_filter: CropFilter, *, version: str | None = None) -> set[int]:
+    """Which of ``ids`` are visible and pass the filter: one indexed query reading ids only."""
+    if not ids:
+        return set()
+    crops = crop_filter.apply(visible(version=version).filter(pk__in=list(ids)))
+    return set(crops.values_list("pk", flat=True))
 
 
 def hydrate(candidates: dict[int, float], crop_filter: CropFilter, min_score) -> list[SearchResult]:
-    """Rows for the candidate ids that are still active (and match the filters), best first."""
+    """Rows for the candidate ids that are still visible (and match the filters), best first."""
     crops = crop_filter.apply(active_crops().filter(pk__in=list(candidates)))
     results = [to_result(crop, candidates[crop.pk]) for crop in crops]
     results = [r for r in results if min_score is None or r.score >= min_score]

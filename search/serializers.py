@@ -129,6 +129,10 @@ class SearchTextResponse(ResultListResponse):
     query = serializers.CharField()
     offset = serializers.IntegerField()
     next_offset = serializers.IntegerField(allow_null=True, help_text="The next page's offset; null on the last.")
+    truncated = serializers.BooleanField(
+        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) or at the "
+        "index's reach before it found k results: more may exist. Narrow the filter or page less deep."
+    )
 
 
 class QueryObjectSerializer(serializers.Serializer):
@@ -137,6 +141,14 @@ class QueryObjectSerializer(serializers.Serializer):
     box = serializers.ListField(child=serializers.FloatField())
     results = SearchResultSerializer(many=True)
     next_offset = serializers.IntegerField(allow_null=True, help_text="The next page's offset; null on the last.")
+    searched = serializers.BooleanField(
+        help_text="False for an object found past SEARCH_MAX_QUERY_OBJECTS: not searched, results empty; "
+        "search it with box= set to its box."
+    )
+    truncated = serializers.BooleanField(
+        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) or at the "
+        "index's reach before it found k results: more may exist. Narrow the filter or page less deep."
+    )
 
 
 class SearchImageResponse(serializers.Serializer):
@@ -145,10 +157,15 @@ class SearchImageResponse(serializers.Serializer):
     whole_image = serializers.BooleanField(help_text="True when no object was found and the whole photo was searched.")
     message = serializers.CharField()
     objects_left_out = serializers.IntegerField(
-        help_text="Objects found but not searched: only the SEARCH_MAX_QUERY_OBJECTS most confident are."
+        help_text="Objects found but not searched (only the SEARCH_MAX_QUERY_OBJECTS most confident are); "
+        "they are in objects with searched false."
     )
     region = serializers.BooleanField(help_text="True when a box was given: that region alone was searched.")
     offset = serializers.IntegerField()
+    truncated = serializers.BooleanField(
+        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) or at the "
+        "index's reach before it found k results for some object: more may exist. Narrow the filter or page less deep."
+    )
     objects = QueryObjectSerializer(many=True)
 
 

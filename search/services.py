@@ -16,12 +16,11 @@ from django.conf import settings
 from PIL import Image
 
 from indexing import served_models
-from indexing.models import Crop
 from search import paging, photos, regions
 from search.candidates import search_vectors
 from search.errors import CropNotFound, PhotoNotSearchable, SearchInputError, UploadTooLarge
 from search.filters import NO_FILTER, build_filter
-from search.results import SearchResult, active_crops, to_result
+from search.results import SearchResult, active_crops, to_result, visible
 from search.validation import (
     check_label_count,
     check_upload_size,
@@ -55,6 +54,8 @@ class QueryObject:
     box: tuple[float, float, float, float]
     results: list[SearchResult] = field(default_factory=list)
     next_offset: int | None = None  # where the next page of this object's results starts; None: no more
+    searched: bool = True  # False: found, over SEARCH_MAX_QUERY_OBJECTS; no results (a click searches its box)
+    truncated: bool = False  # its search hit a cap (search.budget) before it had k results
 
 
 @dataclass
@@ -64,10 +65,15 @@ class ImageSearch:
     objects: list[QueryObject]
     whole_image: bool  # no object of the product's classes: the whole photo was the query
     message: str = ""
-    objects_left_out: int = 0  # found, but over SEARCH_MAX_QUERY_OBJECTS
+    objects_left_out: int = 0  # found, but over SEARCH_MAX_QUERY_OBJECTS: in ``objects``, not searched
     preview: Image.Image | None = field(default=None, repr=False)  # when asked for: the photo, shrunk
     region: bool = False  # a box was given: that region alone was searched, no detector run
     offset: int = 0
+    truncated: bool = False  # some object's search hit a cap before it had k results
+
+    @property
+    def searched_objects(self) -> list[QueryObject]:
+        return [o for o in self.objects if o.searched]
 
 
 # --- Public services ---------------------------------------------------------------
@@ -131,9 +137,10 @@ def search_image(
 ) -> ImageSearch:
     """Detect the objects in a query photo and find the crops nearest to each.
 
-    Uses the same detector and crop policy as indexing, for at most
-    SEARCH_MAX_QUERY_OBJECTS objects (the most confident). When no object of the
-    product's classes is found, the whole photo is the query. With ``box``
+    Uses the same detector and crop policy as indexing, and searches at most
+    SEARCH_MAX_QUERY_OBJECTS objects (the most confident); every other object found is
+    returned too, flagged not searched, with no results (its box can be searched as a
+    region). When no object of the product's classes is found, the whole photo is the query. With ``box``
     ("x1,y1,x2,y2" in source pixels) that region alone is the query and the detector
     does not run (search.regions). With ``preview_side``, the result carries the photo
     shrunk to that side, from the same decoded copy.
@@ -159,7 +166,7 @@ def search_image(
         if found.left_out:
             message = (
                 f"Found {found.found} objects in the photo; searched the {len(crops)} the detector is surest of "
-                f"(the other {found.left_out} were left out)."
+                f"(the other {found.left_out} were not searched: click one to search it)."
             )
     else:
         objects = [QueryObject(None, None, (0.0, 0.0, float(width), float(height)))]
@@ -180,6 +187,9 @@ def search_image(
     )
     for query_object, page in zip(objects, found_pages, strict=True):
         query_object.results, query_object.next_offset = page.results, page.next_offset
+        query_object.truncated = page.truncated
+    truncated = any(page.truncated for page in found_pages)
+    objects += [QueryObject(d.label, d.confidence, d.box, searched=False) for d in found.others]
     preview = photos.preview(image, preview_side) if preview_side else None
     return ImageSearch(
         width,
@@ -191,6 +201,7 @@ def search_image(
         preview=preview,
         region=bool(box),
         offset=offset,
+        truncated=truncated,
     )
 
 
@@ -200,7 +211,7 @@ def similar_to_crop(crop_id: int, k: int | None = None) -> list[SearchResult]:
     An inactive crop is not found, as everywhere else: curation hides it entirely.
     """
     k = validate_k(k)
-    row = Crop.objects.filter(pk=crop_id, is_active=True).values_list("embedding", "embedder_version").first()
+    row = visible().filter(pk=crop_id).values_list("embedding", "embedder_version").first()
     if row is None:
         raise CropNotFound(f"There is no crop {crop_id}.")
     vector, version = row  # compared with the crops of its own model only

@@ -13,16 +13,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from PIL import Image
 
-from indexing import deletion, duplicate_selectors, model_changes, recovery, selectors
+from indexing import deletion, model_changes, recovery, selectors
 from indexing.jobs import IndexingUnavailable
 from indexing.models import DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset
 from search import collapse, collection, filters, photo_queries, progress, services
 from search.forms import SearchForm
+from search.same_object import same_object_groups
 from search.services import CropNotFound, SearchInputError
 from search.throttle import throttle_page
 from visualsearch.access import sees_details
 
 PREVIEW_MAX_SIDE = 1024
+TRUNCATED_NOTE = (
+    "The search stopped before it found a full page (it reached its limit of candidates, or all the index "
+    "reaches): more may match. Narrow the filters or use an earlier page."
+)
 
 
 def form_context(request: HttpRequest, source: QueryDict | None = None, **extra) -> dict:
@@ -43,6 +48,7 @@ def form_context(request: HttpRequest, source: QueryDict | None = None, **extra)
         "find": source.get("find") or "objects",
         "selected_datasets": source.getlist("datasets"),
         "selected_splits": source.getlist("splits"),
+        "truncated_note": TRUNCATED_NOTE,
         **filters.filter_choices(),
         **extra,
     }
@@ -154,6 +160,7 @@ def pager(request: HttpRequest, page) -> dict:
     k = len(page.results) if page.next_offset is None else page.next_offset - page.offset
     return {
         "offset": page.offset,
+        "truncated": page.truncated,
         "next_url": link(page.next_offset) if page.next_offset is not None else "",
         "previous_url": link(max(page.offset - max(k, 1), 0)) if page.offset else "",
     }
@@ -179,7 +186,7 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
     except CropNotFound as exc:
         raise Http404(str(exc)) from exc
     image = selectors.source_image(crop.image_id)
-    same_object = duplicate_selectors.same_object_groups(crop_id) or []
+    same_object = same_object_groups(crop_id) or []
     context = {"crop": crop, "image": image, "similar": similar, "same_object": same_object}
     return render(request, "search/crop.html", context)
 

@@ -320,6 +320,8 @@ ANN_COMPACT_SHARE = env.float("ANN_COMPACT_SHARE", default=0.2)
 ANN_UPDATE_EVERY = env.int("ANN_UPDATE_EVERY", default=10_000)
 # Each host's copies of index files from remote storage (memory-mapped by its web processes).
 INDEX_CACHE_DIR = Path(env("INDEX_CACHE_DIR", default=str(VAR_DIR / "index-cache")))
+# Builds' copies a host keeps there (the newest; older ones are deleted after each download).
+INDEX_CACHE_KEEP = env.int("INDEX_CACHE_KEEP", default=3)
 
 # --- Search -------------------------------------------------------------------
 SEARCH_DEFAULT_K = env.int("SEARCH_DEFAULT_K", default=12)
@@ -339,6 +341,17 @@ SEARCH_MAX_DEPTH = env.int("SEARCH_MAX_DEPTH", default=1000)
 SEARCH_PHOTO_CANDIDATES = env.int("SEARCH_PHOTO_CANDIDATES", default=300)
 # How often a web/API process looks for a newer FAISS build to swap in.
 SEARCH_INDEX_CHECK_SECONDS = env.float("SEARCH_INDEX_CHECK_SECONDS", default=10.0)
+# Bounded read paths (search.budget): index ids one request may check against PostgreSQL (shared by
+# its query objects), and FAISS rounds one query may widen through; an answer cut short says so.
+SEARCH_MAX_CANDIDATES = env.int("SEARCH_MAX_CANDIDATES", default=50_000)
+SEARCH_MAX_ROUNDS = env.int("SEARCH_MAX_ROUNDS", default=4)
+# The exact-filter cache (search.filtered) is bounded by bytes too: its vectors, in MB, per process.
+SEARCH_FILTER_CACHE_MB = env.int("SEARCH_FILTER_CACHE_MB", default=160)
+# Builds of other CLIP versions than the served one a process may hold besides it ("more like this"
+# on a crop of an older model); the served build is never evicted for one of them.
+SEARCH_INDEX_OTHER_VERSIONS = env.int("SEARCH_INDEX_OTHER_VERSIONS", default=1)
+# A newer build is loaded and checked in a background thread while requests keep the old one.
+SEARCH_INDEX_LOAD_IN_BACKGROUND = env.bool("SEARCH_INDEX_LOAD_IN_BACKGROUND", default=True)
 # Require a logged-in user (or token) for every read path: pages, API, media (visualsearch/access.py).
 # Writes always need the model permission (indexing.change_crop, indexing.index_dataset).
 SEARCH_REQUIRE_AUTH = env.bool("SEARCH_REQUIRE_AUTH", default=False)

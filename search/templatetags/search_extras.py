@@ -39,12 +39,16 @@ def crop_overlay_boxes(crop, image) -> list[dict]:
 
 @register.simple_tag
 def pick_boxes(image_search) -> list[dict]:
-    """query_boxes with each box's source pixels (``source``), for query by region (results page)."""
+    """query_boxes with each box's source pixels (``source``), for query by region (results page).
+
+    Every object found is drawn, the searched and the not searched (``searched``) alike.
+    """
     if image_search.region:
         obj = image_search.objects[0]
-        return [{**percent_box(obj.box, image_search.width, image_search.height, "region"), "source": source(obj.box)}]
+        box = percent_box(obj.box, image_search.width, image_search.height, "region")
+        return [{**box, "source": source(obj.box), "searched": True}]
     return [
-        {**box, "source": source(obj.box)}
+        {**box, "source": source(obj.box), "searched": obj.searched}
         for box, obj in zip(query_boxes(image_search), image_search.objects, strict=False)
     ]
 

@@ -58,3 +58,42 @@ def test_remote_storage_is_copied_to_the_host_cache_once_and_checked(monkeypatch
     with pytest.raises(ValueError, match="corrupt"):
         builds.load_build(build)
     assert not cached.exists()  # a bad download is never left to be trusted later
+
+
+def test_a_cached_copy_is_trusted_by_its_checksum_not_its_name(monkeypatch, settings):
+    image = make_image(make_dataset())
+    copy_crops(image_id=image.pk, vectors=unit_vectors(50, seed=34), labels=["car"] * 50, version="t")
+    monkeypatch.setattr(index_files, "local_storage_path", lambda build: None)  # as with GCS
+    build = builds.publish_build("Flat")
+    cached = index_files.cached_path(build)
+    cached.write_bytes(cached.read_bytes()[:-100])  # truncated on this host (a full disk, a killed copy)
+    assert builds.load_build(build).ntotal == 50  # fetched again from storage, not trusted by its name
+    index_files.check(build, cached)  # and the copy now kept is the good one
+
+
+def test_a_hosts_cache_keeps_the_newest_copies_and_drops_abandoned_parts(monkeypatch, settings):
+    import os
+    import time
+
+    settings.INDEX_CACHE_KEEP = 2
+    settings.ANN_KEEP_BUILDS = 10  # every build stays in storage: only the host's cache is pruned
+    image = make_image(make_dataset())
+    copy_crops(image_id=image.pk, vectors=unit_vectors(20, seed=35), labels=["car"] * 20, version="t")
+    monkeypatch.setattr(index_files, "local_storage_path", lambda build: None)
+    cache = Path(settings.INDEX_CACHE_DIR)
+    made = []
+    for _ in range(4):
+        build = builds.publish_build("Flat")
+        index_files.cached_path(build).unlink()  # a web host: it has none until it loads one
+        made.append(build)
+    old_part = cache / "tmp-abandoned.faiss.part"
+    old_part.write_bytes(b"half")
+    os.utime(old_part, (time.time() - 7200, time.time() - 7200))
+    fresh_part = cache / "tmp-in-progress.faiss.part"
+    fresh_part.write_bytes(b"half")
+    for build in made:  # the host loads each build in turn (an old one last: it is kept while loaded)
+        builds.load_build(build)
+    builds.load_build(made[0])
+    left = {index_files.cached_build_id(p) for p in cache.glob("build-*.faiss")}
+    assert left == {made[0].pk, made[2].pk, made[3].pk}  # the two newest, and the one just loaded
+    assert not old_part.exists() and fresh_part.exists()

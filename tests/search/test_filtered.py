@@ -75,3 +75,26 @@ def test_a_wide_filter_uses_the_index_and_still_fills_k(settings):
         )
         is None
     )
+
+
+def test_one_filter_written_two_ways_is_one_cache_entry_and_the_cache_is_bounded_by_bytes(settings):
+    from search.filters import build_filter
+
+    image = make_image(make_dataset())
+    vectors = unit_vectors(1200, seed=25)
+    for i, vector in enumerate(vectors):
+        make_crop(image, vector, label=("car", "dog", "person")[i % 3])  # 400 a label: 0.8 MB of vectors each
+    builds.update_index()
+    version = served_embedder_version()
+    query = unit_vectors(1, seed=26)[0][None, :]
+    for labels in (["person", "car"], ["car", "person"], ["car", "person", "car"]):
+        search_vectors(query, 5, build_filter(labels=labels), None, version=version)
+    assert filtered.cache_stats()["entries"] == 1  # sorted and de-duplicated: one key
+    search_vectors(query, 5, CropFilter(labels=("person", "car")), None, version=version)  # built by hand: same key
+    assert filtered.cache_stats()["entries"] == 1
+    settings.SEARCH_FILTER_CACHE_MB = 2
+    for label in ("car", "dog", "person"):
+        search_vectors(query, 5, CropFilter(labels=(label,)), None, version=version)
+    stats = filtered.cache_stats()
+    assert stats["bytes"] <= 2 << 20 and stats["entries"] < 4  # the byte bound evicted entries
+    assert stats["entries"] >= 1

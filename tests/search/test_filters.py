@@ -68,6 +68,7 @@ def test_text_api_takes_dataset_and_split_filters(two_datasets):
         ({"splits": "x" * 30}, "at most 20 characters"),
         ({"splits": "val\x01"}, "letters, digits"),
         ({"splits": ",".join(f"s{i}" for i in range(30))}, "Too many splits"),
+        ({"splits": "holdout"}, "Unknown split(s): holdout"),
     ],
 )
 def test_bad_filters_get_a_400_that_names_them(two_datasets, params, words):
@@ -77,6 +78,7 @@ def test_bad_filters_get_a_400_that_names_them(two_datasets, params, words):
 
 
 def test_build_filter_says_whether_it_narrows(db):
+    make_dataset()  # its splits: train, val, test
     assert not build_filter().narrows
     assert build_filter(labels="car").narrows and build_filter(splits=["val"]).narrows
     with pytest.raises(SearchInputError, match="Unknown label"):

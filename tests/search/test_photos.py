@@ -1,4 +1,4 @@
-"""A query photo: decoded once, and only its most confident objects searched (SEARCH_MAX_QUERY_OBJECTS)."""
+"""A query photo: decoded once, its most confident objects searched (SEARCH_MAX_QUERY_OBJECTS), all returned."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def unthrottled(settings):
 
 
 @pytest.fixture
-def crowded(db, real_models, coco_subset_files: list[Path], settings) -> bytes:
-    """A COCO photo with at least three searchable objects."""
+def crowded(indexed, coco_subset_files: list[Path], settings) -> bytes:
+    """A COCO photo with at least three searchable objects, and an indexed sample to find its objects in."""
     settings.SEARCH_MAX_QUERY_OBJECTS = 100
     for path in coco_subset_files:
         if len(photos.find_objects(photos.decode(path.read_bytes())).crops) >= 3:
@@ -30,29 +30,45 @@ def crowded(db, real_models, coco_subset_files: list[Path], settings) -> bytes:
     pytest.fail("no photo of the sample has three objects")
 
 
-def test_only_the_most_confident_objects_are_searched(crowded, settings):
+def test_the_most_confident_objects_are_searched_and_every_object_is_returned(crowded, settings, monkeypatch):
     everything = services.search_image(crowded, k=2)
-    assert everything.objects_left_out == 0
+    assert everything.objects_left_out == 0 and all(o.searched for o in everything.objects)
     settings.SEARCH_MAX_QUERY_OBJECTS = 2
+    embedded = []
+    embed = photos.embed
+    monkeypatch.setattr(photos, "embed", lambda pixels: embedded.append(len(pixels)) or embed(pixels))
     capped = services.search_image(crowded, k=2)
-    assert len(capped.objects) == 2
-    assert capped.objects_left_out == len(everything.objects) - 2
-    best = sorted(everything.objects, key=lambda o: o.confidence, reverse=True)[:2]
+    assert embedded == [2]  # only the two most confident cost an embedding and a search
+    assert len(capped.objects) == len(everything.objects) >= 3  # but every detection comes back
+    searched, others = capped.objects[:2], capped.objects[2:]
+    assert all(o.searched and o.results for o in searched)
+    assert all(not o.searched and o.results == [] and o.next_offset is None for o in others)
+    assert capped.objects_left_out == len(others)
+    best = sorted(everything.objects, key=lambda o: o.confidence, reverse=True)
     assert [(o.label, o.box) for o in capped.objects] == [(o.label, o.box) for o in best]
     assert f"Found {len(everything.objects)} objects" in capped.message
-    assert f"the other {capped.objects_left_out} were left out" in capped.message
+    assert f"the other {capped.objects_left_out} were not searched" in capped.message
 
 
-def test_the_api_and_the_page_say_when_objects_were_left_out(client, crowded, settings):
+def test_the_api_and_the_page_return_every_object_and_flag_the_unsearched(client, crowded, settings):
     settings.SEARCH_MAX_QUERY_OBJECTS = 1
     upload = {"image": SimpleUploadedFile("crowd.jpg", crowded, content_type="image/jpeg"), "k": 2}
     body = client.post("/api/search/image", upload).json()
-    assert len(body["objects"]) == 1 and body["objects_left_out"] >= 2
-    assert "were left out" in body["message"]
+    assert body["objects_left_out"] >= 2 and len(body["objects"]) == 1 + body["objects_left_out"]
+    first, *others = body["objects"]
+    assert first["searched"] and first["results"]
+    assert all(not o["searched"] and o["results"] == [] and len(o["box"]) == 4 and o["label"] for o in others)
+    assert "were not searched" in body["message"]
     upload["image"].seek(0)
     page = client.post("/search", {**upload, "mode": "image"}).content.decode()
-    assert page.count('class="object"') == 1
-    assert "were left out" in page
+    assert page.count('class="object"') == 1  # one result section: the one searched object
+    boxes = re.findall(r'class="box pick( unsearched)?" data-box="([^"]+)"', page)
+    assert len(boxes) == len(body["objects"])  # every object drawn on the photo
+    assert sum(1 for unsearched, _ in boxes if unsearched) == len(others)
+    drawn = [[float(v) for v in box.split(",")] for _, box in boxes]
+    for obj in body["objects"]:  # each object's own box, as the API gives it
+        assert any(all(abs(a - b) < 0.01 for a, b in zip(d, obj["box"], strict=True)) for d in drawn), obj
+    assert page.count('class="search-object"') == len(others)
 
 
 def test_the_page_decodes_the_photo_once_and_previews_it_small(client, db, real_models, monkeypatch):
