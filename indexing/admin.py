@@ -206,14 +206,18 @@ class CropAdmin(admin.ModelAdmin):
         self.message_user(request, f"{changed} crop(s) reactivated.", messages.SUCCESS)
 
 
+# Measured by the build itself (indexing.build_recall): shown, never edited.
+RECALL_FIELDS = ("recall_note", "recall_at_10", "recall_queries", "latency_p50_ms", "latency_p95_ms", "recall_report")
+
+
 @admin.register(IndexBuild)
 class IndexBuildAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "size", "status", "embedder_version", "created", "finished")
+    list_display = ("id", "kind", "size", "status", "recall_at_10", "latency_p95_ms", "embedder_version", "created")
     list_filter = ("status", "kind")
     search_fields = ("checksum", "kind")
     # The file is private (no URL to link to): shown by name only.
     exclude = ("file",)
-    readonly_fields = ("file_name", "created", "finished", "checksum", "max_crop_id")
+    readonly_fields = ("file_name", "created", "finished", "checksum", "max_crop_id", *RECALL_FIELDS)
 
     @admin.display(description="file")
     def file_name(self, obj: IndexBuild) -> str:
