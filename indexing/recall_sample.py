@@ -29,6 +29,9 @@ K = 10
 SCAN_BATCH = 65_536
 # Single-query latency is timed on at most this many queries (a slow Flat scan stays bounded).
 LATENCY_QUERIES = 200
+# Each query is timed this often and its fastest run kept, as bench/ann.py times the table's rows:
+# other processes pre-empting a search on a shared host do not pass for its cost.
+LATENCY_REPEATS = 3
 # Noise of a near-copy query: per-dimension sigma NEAR_COPY_NOISE / sqrt(d), cosine ≈ 0.99.
 NEAR_COPY_NOISE = 0.15
 
@@ -132,9 +135,9 @@ def measure(
     """Recall@K of ``index`` on ``sample`` (all threads, one batch), and single-query latency.
 
     Latency is timed one query at a time with ``search_threads`` threads, as the web
-    process searches, on at most LATENCY_QUERIES queries. ``valid_ids``: the ids the
-    truth was computed over; others the index still holds (hidden crops, which search
-    filters out) are skipped, as search skips them.
+    process searches, on at most LATENCY_QUERIES queries, fastest of LATENCY_REPEATS runs
+    each. ``valid_ids``: the ids the truth was computed over; others the index still
+    holds (hidden crops, which search filters out) are skipped, as search skips them.
     """
     all_threads = os.cpu_count() or 1
     faiss.omp_set_num_threads(all_threads)
@@ -148,9 +151,12 @@ def measure(
     step = max(1, len(sample.queries) // LATENCY_QUERIES)
     seconds = []
     for query in sample.queries[::step]:
-        started = time.perf_counter()
-        index.search(query[None, :], K)
-        seconds.append(time.perf_counter() - started)
+        best = float("inf")
+        for _ in range(LATENCY_REPEATS):
+            started = time.perf_counter()
+            index.search(query[None, :], K)
+            best = min(best, time.perf_counter() - started)
+        seconds.append(best)
     faiss.omp_set_num_threads(all_threads)
     p50, p95 = np.percentile(np.asarray(seconds) * 1000, [50, 95])
     held = sample.held

@@ -88,6 +88,12 @@ def test_the_admin_healthz_and_api_show_the_served_builds_recall(recall_settings
     assert api["params"] == build.params and api["reached"] is True
 
 
+def test_the_index_endpoint_is_for_those_who_may_index(client, django_user_model):
+    assert client.get("/api/index").status_code in (401, 403)
+    client.force_login(django_user_model.objects.create_user("viewer", password="x-long-enough-1"))
+    assert client.get("/api/index").status_code == 403
+
+
 def test_a_flat_build_says_it_is_exact_by_design(recall_settings, client):
     recall_settings.ANN_INDEX_KIND = "auto"
     store_crops(clustered(500, seed=0))
