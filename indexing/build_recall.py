@@ -170,8 +170,7 @@ def build_tuned(
         tuning = tune(index, sample, params=dict(candidate.params), deadline=deadline)
         attempts.append(_attempt(candidate, tuning, build_s))
         logger.info("Recall of %s on its own sample: %s", candidate.factory, attempts[-1])
-        score = _score(tuning.measurement)
-        if best is None or tuning.reached or score > _score(best[2].measurement):
+        if best is None or _preferred(tuning, best[2]):
             best = (index, ann.IndexConfig(candidate.factory, tuning.params), tuning)
         del index
         if tuning.reached:
@@ -210,8 +209,22 @@ def build_untuned(
     return index, BuildRecall(config=config, measurement=measurement, report=report)
 
 
+def _preferred(tuning: Tuning, than: Tuning) -> bool:
+    """Which attempt to serve: one that reached the target; else one within the latency ceiling, by recall;
+    else (all too slow on this host) one whose recall reaches the target, by latency; else by recall."""
+    target, ceiling = settings.ANN_RECALL_TARGET, settings.ANN_RECALL_MAX_P95_MS
+
+    def rank(t: Tuning) -> tuple:
+        m = t.measurement
+        return (t.reached, m.p95_ms <= ceiling, reaches(m, target), -m.p95_ms if reaches(m, target) else _score(m))
+
+    return rank(tuning) > rank(than)
+
+
 def _candidates(config: ann.IndexConfig, n: int) -> list[ann.IndexConfig]:
-    ranked = [c for c in ann_choice.ranked_configs(n) if c.factory != config.factory]
+    # Flat is no fallback: above ann_choice.ALWAYS_FLAT its scan is what the approximate kinds avoid
+    # (≈ 600 ms a query at 1M), and the chooser picks it itself where it is fast enough.
+    ranked = [c for c in ann_choice.ranked_configs(n) if c.factory not in (config.factory, ann.FLAT)]
     return [config, *ranked][: settings.ANN_RECALL_MAX_KINDS]
 
 
