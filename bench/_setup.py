@@ -59,16 +59,37 @@ class Mixture:
     same distribution.
     """
 
-    def __init__(self, dim: int = 512, clusters: int = MIXTURE_CLUSTERS, seed: int = MIXTURE_SEED, rank: int = 24):
+    def __init__(
+        self,
+        dim: int = 512,
+        clusters: int = MIXTURE_CLUSTERS,
+        seed: int = MIXTURE_SEED,
+        rank: int = 24,
+        *,
+        spread: float = 0.35,
+        iso: float = 0.25,
+        dominant: int = 0,
+        dense: float = 0.0,
+        copies: float = 0.0,
+    ):
+        """``spread``/``iso``: within-cluster and isotropic noise (the bench's own data: 0.35/0.25);
+        ``dominant``: that many shared directions carrying most of the variance (CLIP's anisotropy);
+        ``dense``: share of clusters 4x tighter (many crops of one label); ``copies``: share of
+        samples that are near-copies of another sample (re-uploads, burst shots)."""
         rng = np.random.default_rng(seed)
         self.dim, self.clusters, self.rank = dim, clusters, rank
+        self.iso, self.copies = iso, copies
         mean = _unit(rng.standard_normal((1, dim)))
         supers = _unit(rng.standard_normal((64, dim)))
         own = _unit(rng.standard_normal((clusters, dim)))
         self.centres = _unit(0.8 * mean + 0.55 * supers[rng.integers(0, 64, clusters)] + 0.75 * own)
         weights = 1.0 / (np.arange(clusters) + 10.0) ** 0.7
         self.weights = rng.permutation(weights / weights.sum())
-        self.spread = (0.35 * rng.lognormal(0.0, 0.25, clusters)).astype(np.float32)
+        self.spread = (spread * rng.lognormal(0.0, 0.25, clusters)).astype(np.float32)
+        self.spread[rng.random(clusters) < dense] /= 4
+        # Shared directions with decaying strength: every sample moves along them.
+        self.dominant = _unit(rng.standard_normal((dominant, dim))) if dominant else np.zeros((0, dim), np.float32)
+        self.dominant_scale = (0.25 * np.arange(1, dominant + 1) ** -0.6).astype(np.float32)
         self.decay = (np.arange(1, rank + 1) ** -0.5).astype(np.float32)
         self.decay /= np.sqrt((self.decay**2).sum())
         self.basis_seed = seed + 1
@@ -97,14 +118,41 @@ class Mixture:
         for cluster, rows in zip(clusters, np.split(order, starts[1:]), strict=True):
             z = rng.standard_normal((len(rows), self.rank)).astype(np.float32) * self.decay
             local = (z @ self._basis(cluster)) * self.spread[cluster]
-            iso = rng.standard_normal((len(rows), self.dim)).astype(np.float32) * (0.25 / np.sqrt(self.dim))
+            iso = rng.standard_normal((len(rows), self.dim)).astype(np.float32) * (self.iso / np.sqrt(self.dim))
             out[rows] = self.centres[cluster] + local + iso
+        if len(self.dominant):
+            for start in range(0, count, 65536):  # in blocks: (count, dominant) scores stay small
+                g = rng.standard_normal((min(65536, count - start), len(self.dominant))).astype(np.float32)
+                out[start : start + len(g)] += (g * self.dominant_scale) @ self.dominant
+        if self.copies:
+            rows = np.flatnonzero(rng.random(count) < self.copies)
+            sources = rng.integers(0, count, len(rows))
+            jitter = rng.standard_normal((len(rows), self.dim)).astype(np.float32) * (0.05 / np.sqrt(self.dim))
+            out[rows], labels[rows] = _unit(out[sources]) + jitter, labels[sources]
         return _unit(out), labels
 
 
-@lru_cache(maxsize=4)
-def mixture(dim: int = 512, clusters: int = MIXTURE_CLUSTERS) -> Mixture:
-    return Mixture(dim, clusters)
+# Distributions the bench measures on (indexing/ann_table.json says which each row came from).
+# "bench": the table's own; "loose": fewer, wider clusters (the miss issue 27 found: HNSW32
+# efSearch=128 answered 0.919 there); "tight": tighter clusters, less noise; "anisotropic": a few
+# dominant shared directions, dense single-label clusters and 5 % near-copies, as CLIP crops have.
+DISTRIBUTIONS: dict[str, dict] = {
+    "bench": {},
+    "loose": {"clusters": 1000, "spread": 0.8, "iso": 0.5},
+    "tight": {"spread": 0.2, "iso": 0.15},
+    "anisotropic": {"clusters": 2000, "dominant": 8, "dense": 0.2, "copies": 0.05},
+}
+
+
+@lru_cache(maxsize=8)
+def mixture(dim: int = 512, clusters: int = MIXTURE_CLUSTERS, distribution: str = "bench") -> Mixture:
+    options = dict(DISTRIBUTIONS[distribution])
+    return Mixture(dim, options.pop("clusters", clusters), **options)
+
+
+def distribution_vectors(name: str, count: int, seed: int) -> np.ndarray:
+    """``count`` samples of distribution ``name`` (DISTRIBUTIONS); other seeds: fresh points of it."""
+    return mixture(distribution=name).sample(count, seed)
 
 
 def clustered_vectors(count: int, dim: int = 512, clusters: int = MIXTURE_CLUSTERS, seed: int = 0) -> np.ndarray:

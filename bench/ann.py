@@ -5,7 +5,8 @@ search on two query sets, single-query latency p50/p95 with one thread (as the w
 process searches), build time with all threads, and serialized bytes per vector.
 
 - in-distribution queries: held-out samples of the same mixture as the data
-  (bench/_setup.py ``Mixture``), the "new photo of a known kind of object" case;
+  (bench/_setup.py ``DISTRIBUTIONS``: the bench's own, looser and tighter clusters, an
+  anisotropic one; ``--distributions``), the "new photo of a known kind of object" case;
 - near-copy queries: stored vectors plus small noise, the "re-upload" case.
 
 Search knobs are swept on one build (efSearch for HNSW, nprobe for IVF, k_factor for
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from _setup import ROOT, clustered_vectors, near_copies, peak_rss_mb, percentiles_ms, setup_django
+from _setup import DISTRIBUTIONS, ROOT, distribution_vectors, near_copies, peak_rss_mb, percentiles_ms, setup_django
 from threadpoolctl import threadpool_limits
 
 setup_django()
@@ -131,7 +132,7 @@ def extrapolate(rows: list[dict]) -> list[dict]:
     if len(sizes) < 2:
         return []
     small, large = sizes[-2], sizes[-1]
-    key = lambda r: (r["kind"], json.dumps(r["params"], sort_keys=True))  # noqa: E731
+    key = lambda r: (r.get("distribution"), r["kind"], json.dumps(r["params"], sort_keys=True))  # noqa: E731
     before = {key(r): r for r in rows if r["size"] == small}
     out = []
     for row in (r for r in rows if r["size"] == large and key(r) in before):
@@ -147,6 +148,7 @@ def extrapolate(rows: list[dict]) -> list[dict]:
             out.append(
                 {
                     "size": target,
+                    "distribution": row.get("distribution"),
                     "factory": row["kind"].format(nlist=ann.ivf_lists(target)),
                     "params": row["params"],
                     "recall_in_dist_measured_at": large,
@@ -168,7 +170,12 @@ def main() -> None:
     parser.add_argument("--max-build-s", type=float, default=600, help="skip HNSW builds estimated to take longer")
     parser.add_argument("--repeats", type=int, default=3, help="time each query this often, keep the fastest")
     parser.add_argument("--kinds", help="semicolon-separated ann_choice.SWEEPS templates, in run order")
+    parser.add_argument(
+        "--distributions", default="bench", help=f"comma-separated, of {sorted(DISTRIBUTIONS)} (bench/_setup.py)"
+    )
     args = parser.parse_args()
+    if set(args.distributions.split(",")) - set(DISTRIBUTIONS):
+        parser.error(f"--distributions: each one of {sorted(DISTRIBUTIONS)}")
     unknown = set(args.kinds.split(";")) - {kind for kind, _ in SWEEPS} if args.kinds else set()
     if unknown:
         parser.error(f"--kinds: {sorted(unknown)} not in {[kind for kind, _ in SWEEPS]}")
@@ -186,7 +193,7 @@ def main() -> None:
             "latency": f"fastest of {args.repeats} runs per query, p50/p95 over {args.queries} queries",
             "build_threads": f"{ALL_THREADS} OpenMP threads, BLAS 1 thread (OpenBLAS spin-waits on a shared machine)",
         },
-        "data": str(args.vectors) if own is not None else "bench/_setup.py Mixture (4096 clusters, 512-d)",
+        "data": str(args.vectors) if own is not None else "bench/_setup.py DISTRIBUTIONS (each row's distribution)",
         "queries_per_set": args.queries,
         "k": K,
         "rows": [],
@@ -198,19 +205,24 @@ def main() -> None:
     previous: dict = {}
     # Faiss's own OpenBLAS runs k-means; with other jobs on the cores its threads spin-wait.
     threadpool_limits(1, user_api="blas")
-    for size in [int(s) for s in args.sizes.split(",")]:
+    names = ["own"] if own is not None else args.distributions.split(",")
+    # Rows of distributions this run does not measure stay in the table (the chooser takes the worst per config).
+    if out and out.exists() and own is None:
+        report["rows"] = [r for r in json.loads(out.read_text())["rows"] if r.get("distribution", "bench") not in names]
+    for distribution, size in [(name, int(s)) for name in names for s in args.sizes.split(",")]:
         if own is not None:  # the file's last rows are the held-out queries
             size = min(size, len(own) - args.queries)
             vectors = np.ascontiguousarray(own[:size], dtype=np.float32)
             in_dist = np.ascontiguousarray(own[-args.queries :], dtype=np.float32)
         else:
-            vectors, in_dist = clustered_vectors(size, seed=0), clustered_vectors(args.queries, seed=1)
+            vectors = distribution_vectors(distribution, size, seed=0)
+            in_dist = distribution_vectors(distribution, args.queries, seed=1)
         queries = {"in_dist": in_dist, "near_copy": near_copies(vectors, args.queries, seed=2)}
         done = list(report["rows"])
 
-        def save(rows: list[dict], done: list[dict] = done) -> None:
+        def save(rows: list[dict], done: list[dict] = done, distribution: str = distribution) -> None:
             # After every index type, so a long run that is stopped keeps what it measured.
-            report["rows"] = done + rows
+            report["rows"] = done + [{**row, "distribution": distribution} for row in rows]
             report["sizes"] = sorted({r["size"] for r in report["rows"]})
             report["extrapolated"] = extrapolate(report["rows"])
             if out:

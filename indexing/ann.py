@@ -143,7 +143,7 @@ def configure_search(index: faiss.Index, params: dict[str, int | float] | None =
     ``ANN_IVF_NPROBE``, ``ANN_REFINE_K_FACTOR``); knobs the index type lacks are skipped.
     """
     values = {**default_search_params(), **(params or {})}
-    refine, hnsw, ivf = _search_parts(index)
+    refine, hnsw, ivf = search_parts(index)
     if refine is not None:
         refine.k_factor = float(values["k_factor"])
     if hnsw is not None:
@@ -154,7 +154,7 @@ def configure_search(index: faiss.Index, params: dict[str, int | float] | None =
 
 def search_params(index: faiss.Index) -> dict[str, int | float]:
     """The knobs ``index`` searches with now (read back from FAISS)."""
-    refine, hnsw, ivf = _search_parts(index)
+    refine, hnsw, ivf = search_parts(index)
     out: dict[str, int | float] = {}
     if refine is not None:
         out["k_factor"] = float(refine.k_factor)
@@ -165,7 +165,7 @@ def search_params(index: faiss.Index) -> dict[str, int | float]:
     return out
 
 
-def _search_parts(index: faiss.Index) -> tuple:
+def search_parts(index: faiss.Index) -> tuple:
     """The (IndexRefine, IndexHNSW, IndexIVF) inside ``index``'s wrappers, None where absent."""
     inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap) else index
     refine = inner if isinstance(inner, faiss.IndexRefine) else None

@@ -66,7 +66,20 @@ def parse_bytes(value: str | int) -> int:
 
 @lru_cache(maxsize=4)
 def load_table(path: Path = TABLE_PATH) -> dict:
-    return json.loads(Path(path).read_text())
+    data = json.loads(Path(path).read_text())
+    return {**data, "rows": worst_case(data["rows"])}
+
+
+def worst_case(rows: list[dict]) -> list[dict]:
+    """One row per (size, kind, knobs): the lowest recall and highest latency any measured distribution gave it."""
+    merged: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["size"], row["kind"], json.dumps(row["params"], sort_keys=True))
+        seen = merged.setdefault(key, {**row, "distributions": []})
+        seen["distributions"].append(row.get("distribution", "bench"))
+        for field, pick in (("recall_in_dist", min), ("p95_ms", max), ("p50_ms", max), ("bytes_per_vector", max)):
+            seen[field] = pick(seen[field], row[field])
+    return list(merged.values())
 
 
 def choose(
@@ -85,6 +98,40 @@ def choose(
     samples = data.get("queries_per_set", 200) * data.get("k", 10)
     row = pick_row(n, data["rows"], target, budget, samples)
     return IndexConfig(row["kind"].format(nlist=ivf_lists(n)), dict(row["params"]))
+
+
+def ranked_configs(
+    n: int, *, recall_target: float | None = None, max_memory: str | int | None = None, table: dict | None = None
+) -> list:
+    """Every measured kind that fits the memory budget for ``n`` vectors, best first, as :class:`ann.IndexConfig`.
+
+    The order :func:`choose` ranks by (rows surely reaching the target by p95 latency,
+    then the rest by recall), one entry per kind, with the search knobs of its best row:
+    what a build falls back to, in turn, when its own sample says a kind misses the
+    target within the latency ceiling (indexing.build_recall).
+    """
+    from indexing.ann import IndexConfig, ivf_lists
+
+    target = settings.ANN_RECALL_TARGET if recall_target is None else recall_target
+    budget = parse_bytes(settings.ANN_MAX_INDEX_MEMORY if max_memory is None else max_memory)
+    data = table or load_table()
+    samples = data.get("queries_per_set", 200) * data.get("k", 10)
+    rows = [r for r in data["rows"] if r["size"] == _measured_size(n, data["rows"])]
+    fits = [r for r in rows if r["bytes_per_vector"] * n <= budget]
+    good = sorted(
+        (r for r in fits if surely_reaches(r["recall_in_dist"], target, samples)),
+        key=lambda r: (r["p95_ms"], r["p50_ms"], r["bytes_per_vector"]),
+    )
+    rest = sorted((r for r in fits if r not in good), key=lambda r: (-r["recall_in_dist"], r["p95_ms"]))
+    seen: dict[str, IndexConfig] = {}
+    for row in good + rest:
+        seen.setdefault(row["kind"], IndexConfig(row["kind"].format(nlist=ivf_lists(n)), dict(row["params"])))
+    return list(seen.values())
+
+
+def _measured_size(n: int, rows: list[dict]) -> int:
+    sizes = sorted({r["size"] for r in rows})
+    return next((s for s in sizes if s >= n), sizes[-1])
 
 
 def surely_reaches(recall: float, target: float, samples: int) -> bool:

@@ -31,7 +31,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from indexing import ann, index_files
+from indexing import ann, build_recall, index_files, recall_records
 from indexing.models import Crop, IndexBuild
 from indexing.served_models import served_embedder_version, switching_to
 from indexing.vectors import load_active_vectors, load_staged_vectors, newest_stored_crop_id
@@ -70,6 +70,8 @@ def rebuild_reason(current: IndexBuild | None, kind: str | None = None) -> str:
         is_active=True, pk__lte=current.max_crop_id, embedder_version=current.embedder_version
     ).count()
     dead = max(current.size - indexed_active, 0)
+    if (current.recall_report or {}).get("recheck_missed"):
+        return f"recall fell below ANN_RECALL_TARGET at the last re-check: {current.recall_note}"
     if current.size and dead / current.size > settings.ANN_COMPACT_SHARE:
         return f"{dead} of {current.size} indexed crops are hidden or deleted (ANN_COMPACT_SHARE)"
     total = current.size + added
@@ -77,7 +79,9 @@ def rebuild_reason(current: IndexBuild | None, kind: str | None = None) -> str:
     if needs_training(current.kind) and total and untrained / total > settings.ANN_RETRAIN_SHARE:
         return f"{untrained} of {total} vectors added since training (ANN_RETRAIN_SHARE)"
     wanted = ann.choose_kind(total - dead)
-    if settings.ANN_INDEX_KIND == "auto" and wanted != current.kind:
+    # A kind the build tried on its own sample and passed over is not wanted back.
+    passed_over = {a["kind"] for a in (current.recall_report or {}).get("attempts", []) if not a["reached"]}
+    if settings.ANN_INDEX_KIND == "auto" and wanted != current.kind and wanted not in passed_over:
         return f"{wanted} suits {total - dead} crops better than {current.kind}"
     return ""
 
@@ -126,10 +130,14 @@ def publish_build(
             ids, vectors = load_active_vectors(Crop.objects.filter(embedder_version=version))
         # Crops committed while we read are ranked in SQL with the newer ids (search.candidates).
         ids, vectors = ids[ids <= max_crop_id], vectors[ids <= max_crop_id]
+        forced = bool(kind) or settings.ANN_INDEX_KIND != "auto"
         config = ann.IndexConfig(kind) if kind else ann.choose_config(len(ids))
-        build.kind, build.params = config.factory, dict(config.params)
-        index = ann.make_index(vectors, ids, config, settings.ANN_USE_GPU if use_gpu is None else use_gpu)
+        gpu = settings.ANN_USE_GPU if use_gpu is None else use_gpu
+        # Measured on the collection's own vectors, knobs raised to the target (indexing.build_recall).
+        index, measured = build_recall.build_tuned(vectors, ids, config, use_gpu=gpu, forced=forced)
+        build.kind, build.params = measured.config.factory, dict(measured.config.params)
         build.size = build.trained_size = len(ids)
+        recall_records.record(build, measured, size=len(ids))
         finish(build, index)
     return build
 
@@ -156,6 +164,10 @@ def publish_update(current: IndexBuild) -> IndexBuild | None:
         index = index_files.read_index(current, mmap=False)
         # Crops shown again may still be in the index (hidden after it was built): drop them first.
         ann.remove_ids(index, ids[ids <= current.max_crop_id])
+        recall_records.inherit(build, current)
+        if recall_records.recheck_due(current, size_after=int(index.ntotal) + len(ids)):
+            build.params, measured = recall_records.recheck(index, current, news_ids=ids, news_vectors=vectors)
+            recall_records.record(build, measured, size=int(index.ntotal) + len(ids))
         index.add_with_ids(np.ascontiguousarray(vectors), ids)
         build.size = int(index.ntotal)
         finish(build, index)

@@ -215,6 +215,16 @@ class IndexBuild(models.Model):
         default=0, help_text="Vectors in the index when it was last built from scratch (trained)."
     )
     embedder_version = models.CharField(max_length=200, blank=True)
+    # Measured by the build on its own vectors (indexing.build_recall): held-out and near-copy queries.
+    recall_at_10 = models.FloatField(null=True, blank=True, help_text="recall@10 on the build's own sample.")
+    recall_queries = models.PositiveIntegerField(default=0, help_text="Queries in the build's recall sample.")
+    latency_p50_ms = models.FloatField(null=True, blank=True)
+    latency_p95_ms = models.FloatField(null=True, blank=True)
+    # Index size at the last measurement: updates re-check every ANN_RECALL_RECHECK_EVERY vectors added.
+    recall_measured_size = models.PositiveIntegerField(default=0)
+    recall_report = models.JSONField(
+        default=dict, blank=True, help_text="Kinds tried, knobs stepped, why a kind was passed over, time taken."
+    )
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
@@ -224,6 +234,10 @@ class IndexBuild(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.size}) {self.status}"
+
+    @property
+    def recall_note(self) -> str:
+        return str((self.recall_report or {}).get("note", ""))
 
 
 class IndexingJob(models.Model):

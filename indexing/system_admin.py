@@ -32,7 +32,8 @@ class ReadOnly:
 
 @admin.register(IndexBuild)
 class IndexBuildAdmin(ReadOnly, admin.ModelAdmin):
-    list_display = ("id", "kind", "size", "status", "embedder_version", "created", "finished")
+    # recall_at_10 and latency: measured by the build itself (indexing.build_recall).
+    list_display = ("id", "kind", "size", "status", "recall_at_10", "latency_p95_ms", "embedder_version", "created")
     list_filter = ("status", "kind")
     search_fields = ("checksum", "kind")
     # The file is private (no URL to link to): shown by name only.

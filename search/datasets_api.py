@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from indexing import deletion, jobs, recovery, selectors
+from indexing import deletion, jobs, recall_records, recovery, selectors
 from indexing.models import Dataset, IndexingJob
 from search import serializers as s
 from search.api import CanDeleteDatasets, CanIndexDatasets, SearchView
@@ -42,6 +42,16 @@ class DatasetIndexView(APIView):
         job.refresh_from_db()
         body = s.IndexingJobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class IndexView(APIView):
+    """The served search index: its kind, knobs, and the recall and latency it measured on its own vectors."""
+
+    permission_classes = [CanIndexDatasets]
+
+    @extend_schema(responses={200: s.IndexRecallResponse})
+    def get(self, request: Request) -> Response:
+        return Response(recall_records.served_summary())
 
 
 class IndexRebuildView(APIView):

@@ -289,6 +289,24 @@ class IndexRebuildResponse(serializers.Serializer):
     coalesced = serializers.BooleanField(help_text="True when an earlier request's build was still waiting.")
 
 
+class IndexRecallResponse(serializers.Serializer):
+    """indexing.recall_records.summary: the served build's own measurement; null fields when there is none."""
+
+    build = serializers.IntegerField(allow_null=True)
+    kind = serializers.CharField(required=False)
+    params = serializers.JSONField(required=False)
+    size = serializers.IntegerField(required=False)
+    recall_at_10 = serializers.FloatField(required=False, allow_null=True)
+    recall_queries = serializers.IntegerField(required=False)
+    latency_p50_ms = serializers.FloatField(required=False, allow_null=True)
+    latency_p95_ms = serializers.FloatField(required=False, allow_null=True)
+    target = serializers.FloatField(required=False)
+    reached = serializers.BooleanField(required=False, allow_null=True)
+    note = serializers.CharField()
+    filtered = serializers.CharField()
+    tail = serializers.CharField()
+
+
 class ErrorResponse(serializers.Serializer):
     error = serializers.CharField()
     details = serializers.JSONField(required=False)

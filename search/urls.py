@@ -16,6 +16,7 @@ api_patterns = [
     path("api/model-changes", model_changes_api.ModelChangeListView.as_view(), name="api-model-changes"),
     path("api/datasets/<int:dataset_id>", datasets_api.DatasetView.as_view(), name="api-dataset"),
     path("api/datasets/<int:dataset_id>/index", datasets_api.DatasetIndexView.as_view(), name="api-dataset-index"),
+    path("api/index", datasets_api.IndexView.as_view(), name="api-index"),
     path("api/index/rebuild", datasets_api.IndexRebuildView.as_view(), name="api-index-rebuild"),
     path("api/datasets/<int:dataset_id>/retry", datasets_api.DatasetRetryView.as_view(), name="api-dataset-retry"),
     path("api/jobs/<int:job_id>", datasets_api.JobView.as_view(), name="api-job"),

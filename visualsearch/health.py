@@ -64,6 +64,15 @@ def models_summary(models: dict[str, Any]) -> dict[str, Any]:
     return {"ok": models["ok"], "detector": {"ok": models["detector"]["ok"]}, "clip": {"ok": models["clip"]["ok"]}}
 
 
+def index_status(database: dict[str, Any]) -> dict[str, Any]:
+    """The served build's recall, as the build measured it on its own vectors (staff only)."""
+    if not database["ok"]:
+        return {"ok": False, "error": "the database is unreachable"}
+    from indexing.recall_records import served_summary
+
+    return served_summary()
+
+
 def asked_by_staff(request: HttpRequest) -> bool:
     try:
         return sees_details(request.user)
@@ -80,7 +89,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     # the status code (what load balancers act on) follows the database and the broker.
     ok = database["ok"] and broker["ok"]
     if asked_by_staff(request):
-        body = {"ok": ok, "database": database, "broker": broker, "models": models}
+        body = {"ok": ok, "database": database, "broker": broker, "models": models, "index": index_status(database)}
     else:
         body = {
             "ok": ok,

@@ -304,6 +304,19 @@ ANN_MAX_INDEX_MEMORY = env("ANN_MAX_INDEX_MEMORY", default="8GB")
 ANN_HNSW_EF_SEARCH = env.int("ANN_HNSW_EF_SEARCH", default=128)
 ANN_IVF_NPROBE = env.int("ANN_IVF_NPROBE", default=32)
 ANN_REFINE_K_FACTOR = env.int("ANN_REFINE_K_FACTOR", default=4)
+# Every build measures recall@10 on its own vectors (ANN_RECALL_SAMPLE queries: half held-out stored
+# vectors, half near-copies) and raises its search knobs until ANN_RECALL_TARGET is met (indexing.build_recall).
+ANN_RECALL_SAMPLE = env.int("ANN_RECALL_SAMPLE", default=400)
+# A kind whose p95 single-query latency passes this before reaching the target gives way to the next kind.
+ANN_RECALL_MAX_P95_MS = env.float("ANN_RECALL_MAX_P95_MS", default=10.0)
+# Kinds a full build tries, in the table's order, before serving the best it found.
+ANN_RECALL_MAX_KINDS = env.int("ANN_RECALL_MAX_KINDS", default=3)
+# Tuning a kind's knobs stops once it has taken this share of that kind's build time (10 s at least).
+ANN_RECALL_MAX_SHARE = env.float("ANN_RECALL_MAX_SHARE", default=0.5)
+# Index updates measure their recall again once this many vectors were added since the last measurement.
+ANN_RECALL_RECHECK_EVERY = env.int("ANN_RECALL_RECHECK_EVERY", default=100_000)
+# Approximate builds of fewer vectors than this are not sampled (too few to hold any out).
+ANN_RECALL_MIN_SIZE = env.int("ANN_RECALL_MIN_SIZE", default=1000)
 # FAISS threads per search call (builds use all cores).
 ANN_SEARCH_THREADS = env.int("ANN_SEARCH_THREADS", default=1)
 # Build indexes on GPU when faiss-gpu is installed (embed_and_index --faiss-gpu asks for one build).

@@ -3,6 +3,7 @@ judged on the table bench/ann.py measured and the code ships (indexing/ann_table
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 
@@ -145,3 +146,24 @@ def test_memory_budgets_parse(text, expected):
 def test_a_bad_memory_budget_is_a_clear_error(text):
     with pytest.raises(ValueError, match="ANN_MAX_INDEX_MEMORY"):
         ann_choice.parse_bytes(text)
+
+
+def test_a_row_measured_on_several_distributions_counts_at_its_worst(tmp_path):
+    row = {"size": 1_000_000, "kind": "HNSW32", "params": {"efSearch": 64}, "p50_ms": 0.1, "bytes_per_vector": 2328}
+    hard = {**row, "recall_in_dist": 0.91, "p95_ms": 0.3, "distribution": "loose"}
+    easy = {**row, "recall_in_dist": 0.99, "p95_ms": 0.1, "distribution": "bench"}
+    other = {**row, "kind": "IVF{nlist},SQ8", "params": {"nprobe": 8}, "recall_in_dist": 0.98, "p95_ms": 0.6}
+    path = tmp_path / "table.json"
+    path.write_text(json.dumps({"rows": [easy, hard, other], "queries_per_set": 200, "k": 10}))
+    (merged,) = [r for r in ann_choice.load_table(path)["rows"] if r["kind"] == "HNSW32"]
+    assert merged["recall_in_dist"] == 0.91 and merged["p95_ms"] == 0.3
+    assert sorted(merged["distributions"]) == ["bench", "loose"]
+    # Easy on one distribution, short of the target on another: the chooser takes the kind that holds on both.
+    config = ann_choice.choose(1_000_000, recall_target=0.95, max_memory="8GB", table=ann_choice.load_table(path))
+    assert config.factory.endswith(",SQ8")
+
+
+def test_ranked_configs_start_with_the_choice_and_list_each_kind_once():
+    ranked = ann_choice.ranked_configs(1_000_000, recall_target=0.95, max_memory="8GB")
+    assert ranked[0] == ann_choice.choose(1_000_000, recall_target=0.95, max_memory="8GB")
+    assert len({c.factory for c in ranked}) == len(ranked) > 3
