@@ -38,7 +38,9 @@ def index_dataset(name: str, files: list[Path]) -> Dataset:
     return dataset
 
 
-def test_the_collection_lives_in_buckets_and_a_deleted_dataset_leaves_nothing(coco_subset_files):
+def test_the_collection_lives_in_buckets_and_a_deleted_dataset_leaves_nothing(
+    coco_subset_files, django_capture_on_commit_callbacks
+):
     kept = index_dataset("kept", coco_subset_files[:3])
     doomed = index_dataset("doomed", coco_subset_files[3:6])
     assert not SourceImage.objects.exclude(status=SourceImage.Status.DONE).exists()
@@ -64,7 +66,9 @@ def test_the_collection_lives_in_buckets_and_a_deleted_dataset_leaves_nothing(co
     assert check_consistency().ok
 
     doomed_crops = set(Crop.objects.filter(image__dataset=doomed).values_list("pk", flat=True))
-    deletion.run_deletion(dataset_id=doomed.pk)
+    # Files go once the rows' deletion commits (the test's transaction never does: run them here).
+    with django_capture_on_commit_callbacks(execute=True):
+        deletion.run_deletion(dataset_id=doomed.pk)
 
     assert objects("default", f"images/{doomed.pk}/") == set()
     assert objects("default", f"crops/{doomed.pk}/") == set()
