@@ -164,15 +164,16 @@ def fail_job(job_id: int, error: str) -> None:
 
 
 def after_job(
-    job: IndexingJob, *, index_kind: str | None = None, use_gpu: bool | None = None, queue_build: bool = False
+    job: IndexingJob | None, *, index_kind: str | None = None, use_gpu: bool | None = None, queue_build: bool = False
 ) -> IndexBuild | None:
     """What follows a finished job, on both paths: builds.update_index, unless the served index holds every crop.
 
     The command updates here and returns the new build. A worker queues the update as a
     task of its own instead (queue_build), so an update that fails is retried without the batch.
+    ``job`` is None after a run with nothing new: an earlier run may have stopped before its build.
     """
     if builds.index_is_current():
-        logger.info("Job %s: the served FAISS index holds every active crop; no update", job.pk)
+        logger.info("Job %s: the served FAISS index holds every active crop; no update", job.pk if job else "-")
         return None
     if queue_build:
         queue_index_update()

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from indexing import builds, duplicate_ingest, ingest, jobs
-from indexing.models import IndexBuild, IndexingJob
+from indexing import duplicate_ingest, ingest, jobs
+from indexing.models import IndexingJob
 from indexing.pipeline import BatchResult
 from indexing.vision.errors import ModelLoadError
 
@@ -91,7 +91,7 @@ class Command(BaseCommand):
 
         if no_index:
             return
-        build = update_served_index(job, index_kind=index_kind, use_gpu=faiss_gpu or None)
+        build = jobs.after_job(job, index_kind=index_kind, use_gpu=faiss_gpu or None)
         if build is None:
             self.stdout.write("FAISS index is up to date; no rebuild needed.")
         else:
@@ -130,17 +130,3 @@ class Command(BaseCommand):
             f"near-duplicate(s) skipped, {dupes['duplicates_linked']} photo(s) in duplicate groups."
         )
         return job
-
-
-def update_served_index(job: IndexingJob | None, **build_options) -> IndexBuild | None:
-    """After a job, jobs.after_job; after a run with nothing new, the same check without a job.
-
-    An earlier run may have stopped before its build: the served index can lag even when no photo is new.
-    """
-    if job is not None:
-        return jobs.after_job(job, **build_options)
-    return (
-        None
-        if builds.index_is_current()
-        else builds.update_index(kind=build_options["index_kind"], use_gpu=build_options["use_gpu"])
-    )
