@@ -11,7 +11,7 @@ process searches), build time with all threads, and serialized bytes per vector.
 
 Search knobs are swept on one build (efSearch for HNSW, nprobe for IVF, k_factor for
 refined IVF-PQ). Writes the table to ``indexing/ann_table.json`` (shipped: the chooser
-in ``indexing/ann_choice.py`` reads it), then extrapolates to 10M and 100M.
+in ``indexing/ann/choice.py`` reads it), then extrapolates to 10M and 100M.
 
     .venv/bin/python bench/ann.py [--sizes 100000,1000000] [--queries 200]
     .venv/bin/python bench/ann.py --vectors my_embeddings.npy --out my_table.json
@@ -34,8 +34,8 @@ from threadpoolctl import threadpool_limits
 
 setup_django()
 
-from indexing import ann  # noqa: E402
-from indexing.ann_choice import SWEEPS  # noqa: E402
+from indexing.ann import faiss_index as ann  # noqa: E402
+from indexing.ann.choice import SWEEPS  # noqa: E402
 
 K = 10
 ALL_THREADS = os.cpu_count() or 1

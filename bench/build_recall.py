@@ -32,8 +32,9 @@ setup_django()
 
 from django.conf import settings  # noqa: E402
 
-from indexing import ann, build_recall  # noqa: E402
-from indexing.recall_sample import K, exact_neighbours, recall_at_k  # noqa: E402
+from indexing.ann import faiss_index as ann  # noqa: E402
+from indexing.ann.recall import measure as build_recall  # noqa: E402
+from indexing.ann.recall.sample import K, exact_neighbours, recall_at_k  # noqa: E402
 
 CHUNK = 262_144
 SCAN_CHUNKS = 4

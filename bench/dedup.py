@@ -4,7 +4,7 @@ The evaluation set: the first ``--photos`` COCO128 photos, each stored untouched
 altered copies (re-encoded at JPEG quality 60, resized to half, cropped to the central 90 %,
 brightened by 30 %), plus the remaining COCO128 photos untouched as unrelated photos. Every
 photo is ingested into a throw-away dataset and grouped by the product's own code
-(indexing.duplicates.find_matches + indexing.duplicate_groups.link_image), in id order, as
+(indexing.duplicates.matching.find_matches + indexing.duplicates.groups.link_image), in id order, as
 the pipeline does. A true pair is two photos made from one original.
 
 Printed: for each tier alone (the photos each photo matches directly) and for the groups
@@ -35,9 +35,12 @@ setup_django()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from indexing import duplicate_groups, duplicates, ingest, jobs  # noqa: E402
+from indexing.catalog import ingest  # noqa: E402
+from indexing.duplicates import groups as duplicate_groups  # noqa: E402
+from indexing.duplicates import matching as duplicates  # noqa: E402
 from indexing.models import Dataset, DuplicateGroup, PhotoFingerprint, SourceImage, Tier  # noqa: E402
-from indexing.pipeline import decode_stored_image  # noqa: E402
+from indexing.pipeline import jobs  # noqa: E402
+from indexing.pipeline.batch import decode_stored_image  # noqa: E402
 from indexing.vision.hashing import hamming, hamming_many, hash_photo  # noqa: E402
 from tests.duplicate_photos import altered  # noqa: E402
 

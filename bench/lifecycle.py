@@ -26,8 +26,9 @@ from django.core.files.storage import default_storage  # noqa: E402
 from django.test import override_settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from indexing import builds, deletion  # noqa: E402
-from indexing.consistency import check_consistency  # noqa: E402
+from indexing.ann import builds  # noqa: E402
+from indexing.catalog import deletion  # noqa: E402
+from indexing.catalog.consistency import check_consistency  # noqa: E402
 from indexing.models import Crop, Dataset, IndexBuild, SourceImage, crop_file_name  # noqa: E402
 
 

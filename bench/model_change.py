@@ -2,9 +2,9 @@
 
 Part 1, real photos: ``--photos`` COCO128 photos are indexed with yolov5n and a CLIP
 of ViT-B/32's architecture (random weights: the real model's cost, offline), then
-- re-embedded with a second such CLIP (indexing.reembed.run_reembed: cut again,
+- re-embedded with a second such CLIP (indexing.model_changes.reembed.run_reembed: cut again,
   embed, stage, build, switch), beside the same crops embedded by the model alone;
-- detected again with the same weights under another name (indexing.redetect),
+- detected again with the same weights under another name (indexing.model_changes.redetect),
   beside the indexing job's own photos/s.
 Part 2, the switch at scale: ``--crops`` synthetic crops with staged vectors of a new
 version (written by binary COPY, no model), then the index build from the staged
@@ -35,8 +35,11 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
-from indexing import builds, ingest, jobs, redetect, reembed  # noqa: E402
+from indexing.ann import builds  # noqa: E402
+from indexing.catalog import ingest  # noqa: E402
+from indexing.model_changes import redetect, reembed  # noqa: E402
 from indexing.models import Crop, Dataset, ModelChange, SourceImage, StagedEmbedding  # noqa: E402
+from indexing.pipeline import jobs  # noqa: E402
 from indexing.vectors import copy_crops  # noqa: E402
 from indexing.vision.embedder import get_embedder, reset_embedder  # noqa: E402
 

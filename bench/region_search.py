@@ -28,15 +28,15 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from indexing import builds  # noqa: E402
+from indexing.ann import builds  # noqa: E402
 from indexing.models import Crop, Dataset, IndexBuild, SourceImage  # noqa: E402
 from indexing.served_models import served_embedder_version  # noqa: E402
 from indexing.vision.crops import CropPolicy, crop_box, crop_image  # noqa: E402
 from indexing.vision.detector import get_detector, reset_detector  # noqa: E402
 from indexing.vision.embedder import get_embedder, reset_embedder  # noqa: E402
 from indexing.vision.images import load_image  # noqa: E402
-from search import photo_queries, services  # noqa: E402
-from search.index_cache import index_holder  # noqa: E402
+from search.query import photo_queries, services  # noqa: E402
+from search.query.index_cache import index_holder  # noqa: E402
 
 CROPS_PER_PHOTO = 5  # COCO photos of the product's classes hold a few objects each
 

@@ -4,7 +4,7 @@ In a throw-away database (``--keep`` keeps it for the next run), the script stor
 ``--size`` crops drawn from one mixture (bench/_setup.py; clusters stand in for
 object classes, and one label covers 1 % of the crops), publishes a FAISS build,
 and prints:
-- query latency through search.candidates.search_vectors (what search_text runs
+- query latency through search.query.candidates.search_vectors (what search_text runs
   after the text model) against the raw FAISS call, and the CLIP text model's own
   time; recall@10 against exact search, for in-distribution queries and for a
   label filter matching 1 % of the crops;
@@ -41,12 +41,13 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from worst_filters import doomed_dataset, worst_filters  # noqa: E402
 
-from indexing import ann, builds, index_files  # noqa: E402
+from indexing.ann import builds, index_files  # noqa: E402
+from indexing.ann import faiss_index as ann  # noqa: E402
 from indexing.models import Crop, Dataset, SourceImage  # noqa: E402
 from indexing.vectors import copy_crops, exact_nearest  # noqa: E402
-from search.candidates import search_vectors  # noqa: E402
-from search.filters import CropFilter  # noqa: E402
-from search.index_cache import index_holder  # noqa: E402
+from search.query.candidates import search_vectors  # noqa: E402
+from search.query.filters import CropFilter  # noqa: E402
+from search.query.index_cache import index_holder  # noqa: E402
 
 K = 10
 RARE = "sports ball"  # the 1 % label
@@ -190,10 +191,10 @@ def timeit(call) -> float:
 
 
 def store_through_pipeline(vectors: np.ndarray) -> tuple[float, list[int], float]:
-    """Store crops as indexing batches do (indexing.store.store_batch, 8 crops an image, 16 images a batch)."""
+    """Store crops as indexing batches do (indexing.pipeline.store.store_batch, 8 crops an image, 16 images a batch)."""
     from PIL import Image
 
-    from indexing.store import AnalysedImage, store_batch
+    from indexing.pipeline.store import AnalysedImage, store_batch
     from indexing.vision.crops import PlannedCrop
 
     dataset = Dataset.objects.create(name="bench-fresh", version=str(time.time_ns()))

@@ -3,7 +3,7 @@
 A GPU fleet embeds thousands of crops a second, so one writer must store at least
 that many. The script runs in a throw-away database (created with the migrations,
 dropped at the end) and times, at each collection size:
-- ``store``: indexing.store.store_batch as a batch calls it (crop JPEG files, one
+- ``store``: indexing.pipeline.store.store_batch as a batch calls it (crop JPEG files, one
   binary COPY for the batch's rows, its images marked done, one transaction);
 - ``orm rows``: the path it replaced, rows alone: bulk_create, one image at a time;
 - ``copy``: the collection itself grown with binary COPY (the bench's own loader).
@@ -30,7 +30,7 @@ from django.db import connection  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from indexing.models import Crop, Dataset, SourceImage  # noqa: E402
-from indexing.store import AnalysedImage, store_batch  # noqa: E402
+from indexing.pipeline.store import AnalysedImage, store_batch  # noqa: E402
 from indexing.vectors import copy_crops  # noqa: E402
 from indexing.vision.crops import PlannedCrop  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 A filter on a dataset being deleted, and the deepest page of a 2-3 % label and of a 1 %
 one: the filters that used to widen a FAISS search to the whole index. Each prints
-p50/p95 and the work a query did (search.budget.Work: candidates, rounds, rows), and how
+p50/p95 and the work a query did (search.query.budget.Work: candidates, rounds, rows), and how
 often a cap or the index's reach cut the page short. Imported after Django is set up.
 """
 
@@ -15,9 +15,9 @@ from _setup import percentiles_ms
 from django.conf import settings
 
 from indexing.models import Crop, Dataset, SourceImage
-from search import paging
-from search.budget import Work
-from search.filters import CropFilter
+from search.query import paging
+from search.query.budget import Work
+from search.query.filters import CropFilter
 
 DOOMED_SHARE = 0.05  # of the crops, in a dataset being deleted
 

@@ -1,6 +1,6 @@
 """Which CLIP and which detector the collection is made with: what queries and new crops must use.
 
-A model change (indexing.reembed, indexing.redetect) is recorded as a ModelChange row:
+A model change (indexing.model_changes.reembed, indexing.model_changes.redetect) is recorded as a ModelChange row:
 - the embedder is the one of the newest finished re-embed, or settings.CLIP_MODEL
   when none has finished. Queries and new crops use it, so search only ever compares
   vectors of one model; a re-embed switches it in the same transaction that gives
@@ -69,7 +69,7 @@ def require_served(*, embedder_version: str, detector_version: str) -> None:
 
     A re-embed's switch holds the store lock alone while it commits, so a batch that
     embedded its crops before the switch and stores after it is caught here, and made
-    again with the new model (indexing.pipeline), instead of mixing two models' vectors.
+    again with the new model (indexing.pipeline.batch), instead of mixing two models' vectors.
     """
     assert transaction.get_connection().in_atomic_block, "call inside the store transaction"
     change = served_embedder_change()

@@ -1,4 +1,4 @@
-"""Celery tasks, routed to the ``gpu`` queue: each is one call into indexing.jobs, builds, deletion or model_changes.
+"""Celery tasks, routed to the ``gpu`` queue: each is one call into the indexing services.
 
 ``acks_late`` + ``reject_on_worker_lost``: a batch whose worker dies is delivered
 again, and the job runner makes that redelivery harmless (images already done are
@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from indexing import builds, deletion, duplicate_groups, jobs, model_changes, queued
+from indexing.ann import builds
+from indexing.catalog import deletion
+from indexing.duplicates import groups as duplicate_groups
+from indexing.model_changes import lifecycle as model_changes
+from indexing.pipeline import jobs, queued
 
 RETRY = dict(
     acks_late=True,
@@ -36,14 +40,14 @@ def process_batch_task(job_id: int, image_ids: list[int], rebuild_index: bool = 
 @shared_task(**RETRY)
 def update_index_task(rebuild: bool = False, kind: str | None = None, queued_id: int | None = None) -> int | None:
     """builds.update_index: add new crops to the served index, or build it afresh; returns the new build's id."""
-    queued.started(queued_id)  # requests from now on queue a build of their own (indexing.queued)
+    queued.started(queued_id)  # requests from now on queue a build of their own (indexing.pipeline.queued)
     build = builds.update_index(kind=kind, rebuild=rebuild)
     return build.pk if build else None
 
 
 @shared_task(**RETRY)
 def delete_dataset_task(dataset_id: int) -> int:
-    """Delete a large dataset batch by batch (indexing.deletion); returns how many photos went."""
+    """Delete a large dataset batch by batch (indexing.catalog.deletion); returns how many photos went."""
     return deletion.run_deletion(dataset_id=dataset_id)
 
 
@@ -59,5 +63,5 @@ def recompute_duplicates_task(dataset_id: int, queued_id: int | None = None) -> 
 
 @shared_task(**RETRY)
 def model_change_task(change_id: int) -> str:
-    """Re-embed or redetect (indexing.model_changes), resuming where a dead worker stopped; returns its status."""
+    """Re-embed or redetect, resuming where a dead worker stopped; returns its status."""
     return model_changes.run_change(change_id=change_id).status

@@ -42,7 +42,7 @@ def iter_active_vectors(
 def load_staged_vectors(*, version: str) -> tuple[np.ndarray, np.ndarray]:
     """The active crops' (ids, vectors) of embedder ``version``: staged by a re-embed, or their own if already of it.
 
-    What the index a re-embed switches to is built from (indexing.reembed).
+    What the index a re-embed switches to is built from (indexing.model_changes.reembed).
     """
     crops = Crop._meta.db_table
     select = (

@@ -14,7 +14,7 @@ comes after a 2 GB upload was already written to disk. Instead:
   it passes MAX_UPLOAD_BYTES, whatever the Content-Length said.
 * The search endpoints take a few small fields beside their photo: a body without a
   photo (JSON, a urlencoded form) over SEARCH_MAX_BODY_BYTES is refused by its
-  Content-Length, unread, and the API's parsers read at most that much (search/api.py);
+  Content-Length, unread, and the API's parsers read at most that much (search/api/search.py);
   a multipart search whose fields beside the photo pass FORM_FIELDS_ALLOWANCE is refused
   before any view looks at them. Parsed, a body costs ~20 times its size in objects.
 
@@ -36,7 +36,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostE
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 
-from search.views import error_page
+from search.pages.search import error_page
 
 # Room for the multipart boundaries and part headers and the small fields beside the
 # photo (k, labels, csrf token): the search forms send well under 2 KB of them.

@@ -1,7 +1,12 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from search import api, datasets_api, duplicate_views, duplicates_api, model_changes_api, views
+from search.api import datasets as datasets_api
+from search.api import duplicates as duplicates_api
+from search.api import model_changes as model_changes_api
+from search.api import search as api
+from search.pages import duplicates as duplicate_views
+from search.pages import search as views
 
 app_name = "search"
 

@@ -133,7 +133,7 @@ def reachable_sources(monkeypatch) -> None:
 @pytest.fixture
 def fresh_index_holder(settings):
     """The served index is looked up on every search (no 10 s between checks), from a clean holder."""
-    from search.index_cache import index_holder
+    from search.query.index_cache import index_holder
 
     settings.SEARCH_INDEX_CHECK_SECONDS = 0
     index_holder.reset()

@@ -15,7 +15,7 @@ import pytest
 from django.test import override_settings
 from mlflow import MlflowClient
 
-from indexing.datasets import extract_coco_subset
+from indexing.catalog.datasets import extract_coco_subset
 from indexing.vision.detector import reset_detector
 from mlops.training import TrainConfig, train_detector
 

@@ -36,7 +36,7 @@ def broker_status() -> dict[str, Any]:
     from visualsearch.celery import app
 
     if not app.conf.broker_url:
-        # Search needs no broker; the admin and the API refuse indexing with the reason (indexing.jobs).
+        # Search needs no broker; the admin and the API refuse indexing with the reason (indexing.pipeline.jobs).
         return {"ok": True, "mode": "none", "detail": "CELERY_BROKER_URL is unset: indexing cannot be queued"}
     try:
         with app.connection_for_write() as conn:
@@ -68,7 +68,7 @@ def index_status(database: dict[str, Any]) -> dict[str, Any]:
     """The served build's recall, as the build measured it on its own vectors (staff only)."""
     if not database["ok"]:
         return {"ok": False, "error": "the database is unreachable"}
-    from indexing.recall_records import served_summary
+    from indexing.ann.recall.records import served_summary
 
     return served_summary()
 

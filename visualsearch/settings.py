@@ -271,16 +271,16 @@ INDEXING_BATCH_SIZE = env.int("INDEXING_BATCH_SIZE", default=16)
 INDEXING_JOB_STALE_SECONDS = env.int(
     "INDEXING_JOB_STALE_SECONDS", default=CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] + 600
 )
-# Model changes (indexing/reembed.py, indexing/redetect.py): crops re-embedded, or photos detected
+# Model changes (indexing/model_changes/): crops re-embedded, or photos detected
 # again, per transaction; progress and resume points commit with each batch.
 MODEL_CHANGE_BATCH_SIZE = env.int("MODEL_CHANGE_BATCH_SIZE", default=256)
 REDETECT_BATCH_SIZE = env.int("REDETECT_BATCH_SIZE", default=16)
-# Dataset deletion (indexing/deletion.py): photos deleted per transaction, with their files;
+# Dataset deletion (indexing/catalog/deletion.py): photos deleted per transaction, with their files;
 # datasets with more photos than DATASET_DELETE_INLINE_MAX are deleted by a Celery job.
 DATASET_DELETE_BATCH_SIZE = env.int("DATASET_DELETE_BATCH_SIZE", default=200)
 DATASET_DELETE_INLINE_MAX = env.int("DATASET_DELETE_INLINE_MAX", default=100)
 
-# --- Duplicates (indexing/duplicates.py; thresholds from bench/dedup.py) ---------------------
+# --- Duplicates (indexing/duplicates/matching.py; thresholds from bench/dedup.py) ---------------------
 # Most bits two photos' 64-bit pHashes may differ by and still be perceptual duplicates.
 DEDUP_PHASH_MAX_DISTANCE = env.int("DEDUP_PHASH_MAX_DISTANCE", default=10)
 # Least cosine of two photos' vectors (the mean of their crops' CLIP vectors) for a semantic duplicate.
@@ -305,7 +305,7 @@ ANN_HNSW_EF_SEARCH = env.int("ANN_HNSW_EF_SEARCH", default=128)
 ANN_IVF_NPROBE = env.int("ANN_IVF_NPROBE", default=32)
 ANN_REFINE_K_FACTOR = env.int("ANN_REFINE_K_FACTOR", default=4)
 # Every build measures recall@10 on its own vectors (ANN_RECALL_SAMPLE queries: half held-out stored
-# vectors, half near-copies) and raises its search knobs until ANN_RECALL_TARGET is met (indexing.build_recall).
+# vectors, half near-copies) and raises its search knobs until ANN_RECALL_TARGET is met (indexing.ann.recall.measure).
 ANN_RECALL_SAMPLE = env.int("ANN_RECALL_SAMPLE", default=400)
 # A kind whose p95 single-query latency passes this before reaching the target gives way to the next kind.
 ANN_RECALL_MAX_P95_MS = env.float("ANN_RECALL_MAX_P95_MS", default=10.0)
@@ -354,11 +354,11 @@ SEARCH_MAX_DEPTH = env.int("SEARCH_MAX_DEPTH", default=1000)
 SEARCH_PHOTO_CANDIDATES = env.int("SEARCH_PHOTO_CANDIDATES", default=300)
 # How often a web/API process looks for a newer FAISS build to swap in.
 SEARCH_INDEX_CHECK_SECONDS = env.float("SEARCH_INDEX_CHECK_SECONDS", default=10.0)
-# Bounded read paths (search.budget): index ids one request may check against PostgreSQL (shared by
+# Bounded read paths (search.query.budget): index ids one request may check against PostgreSQL (shared by
 # its query objects), and FAISS rounds one query may widen through; an answer cut short says so.
 SEARCH_MAX_CANDIDATES = env.int("SEARCH_MAX_CANDIDATES", default=50_000)
 SEARCH_MAX_ROUNDS = env.int("SEARCH_MAX_ROUNDS", default=4)
-# The exact-filter cache (search.filtered) is bounded by bytes too: its vectors, in MB, per process.
+# The exact-filter cache (search.query.filtered) is bounded by bytes too: its vectors, in MB, per process.
 SEARCH_FILTER_CACHE_MB = env.int("SEARCH_FILTER_CACHE_MB", default=160)
 # Builds of other CLIP versions than the served one a process may hold besides it ("more like this"
 # on a crop of an older model); the served build is never evicted for one of them.
@@ -397,7 +397,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Only for DRF's own throttles, should one be added: ours identify clients in visualsearch/access.py.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
-    "EXCEPTION_HANDLER": "search.api.api_exception_handler",
+    "EXCEPTION_HANDLER": "search.api.search.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "VisualSearch API",
@@ -405,13 +405,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema and docs follow SEARCH_REQUIRE_AUTH like every other read path.
-    "SERVE_PERMISSIONS": ["search.api.SearchPermission"],
+    "SERVE_PERMISSIONS": ["search.api.search.SearchPermission"],
     # Swagger UI and ReDoc from the app's own static files (drf-spectacular-sidecar): no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Jobs and model changes both have a "status": each its own enum in the schema.
-    "ENUM_NAME_OVERRIDES": {"ModelChangeStatusEnum": "indexing.model_change_models.ModelChange.Status"},
+    "ENUM_NAME_OVERRIDES": {"ModelChangeStatusEnum": "indexing.models.model_changes.ModelChange.Status"},
 }
 
 # --- MLflow -------------------------------------------------------------------
@@ -421,7 +421,7 @@ MLFLOW_RUN_ID = env("MLFLOW_RUN_ID", default="")
 
 # --- Datasets -------------------------------------------------------------------
 # Hosts a COCO annotations file's coco_url may download images from, over https only
-# (images.cocodataset.org is fetched through its bucket's https address; see indexing/dataset_sources.py).
+# (images.cocodataset.org is fetched through its bucket's https address; see indexing/catalog/sources.py).
 COCO_IMAGE_HOSTS = env.list("COCO_IMAGE_HOSTS", default=["images.cocodataset.org"])
 
 # --- Demo -------------------------------------------------------------------

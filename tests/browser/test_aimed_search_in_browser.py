@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from indexing import builds, ingest, jobs
+from indexing.ann import builds
+from indexing.catalog import ingest
 from indexing.models import Dataset, IndexingJob
+from indexing.pipeline import jobs
 from tests.browser.test_search_in_browser import ARTIFACTS, CHROMIUM
 from tests.search.conftest import index_files
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from indexing import builds
+from indexing.ann import builds
 from indexing.models import SourceImage
 from indexing.vision.detector import get_detector
 from indexing.vision.embedder import get_embedder

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from indexing import ingest, jobs
+from indexing.catalog import ingest
+from indexing.pipeline import jobs
 from tests.browser.test_search_in_browser import ARTIFACTS, browser_page  # noqa: F401 (the Chromium fixture)
 from tests.duplicate_photos import altered
 from tests.factories import make_dataset

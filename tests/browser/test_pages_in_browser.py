@@ -11,8 +11,10 @@ import re
 import pytest
 from django.utils import timezone
 
-from indexing import builds, ingest, jobs
+from indexing.ann import builds
+from indexing.catalog import ingest
 from indexing.models import Crop, IndexingJob, SourceImage
+from indexing.pipeline import jobs
 from tests.browser.test_search_in_browser import ARTIFACTS, browser_page  # noqa: F401 (the Chromium fixture)
 from tests.duplicate_photos import altered
 from tests.factories import make_dataset

@@ -86,8 +86,9 @@ def start_worker(worker_env, tmp_path):
 @pytest.fixture
 def indexed_demo(real_models, coco_subset_files, fresh_index_holder, own_storage):
     """Six demo photos indexed with the real models in this process, with a served FAISS build."""
-    from indexing import ingest, jobs
+    from indexing.catalog import ingest
     from indexing.models import Crop
+    from indexing.pipeline import jobs
     from tests.factories import make_dataset
 
     dataset = make_dataset("demo")

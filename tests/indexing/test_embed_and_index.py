@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from indexing import ingest, pipeline
+from indexing.catalog import ingest
 from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, SourceImage
+from indexing.pipeline import batch as pipeline
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("real_models")]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from indexing import builds
-from indexing.ingest import dataset_image_files, ingest_files
-from indexing.jobs import enqueue_dataset_indexing
+from indexing.ann import builds
+from indexing.catalog.ingest import dataset_image_files, ingest_files
 from indexing.models import Crop, IndexBuild, IndexingJob, SourceImage
+from indexing.pipeline.jobs import enqueue_dataset_indexing
 from indexing.vision.crops import CropPolicy, plan_crops
 from indexing.vision.detector import get_detector
 from indexing.vision.images import load_image

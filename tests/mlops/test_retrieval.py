@@ -10,8 +10,9 @@ import pytest
 from django.core.management import call_command
 from mlflow import MlflowClient
 
-from indexing import ingest, jobs
+from indexing.catalog import ingest
 from indexing.models import Crop, Dataset
+from indexing.pipeline import jobs
 from mlops.retrieval import RetrievalEvaluationError, evaluate_retrieval, find_dataset, parse_ks
 
 KS = (1, 5, 10)

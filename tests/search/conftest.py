@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from indexing import ingest, jobs
+from indexing.catalog import ingest
 from indexing.models import Dataset
+from indexing.pipeline import jobs
 
 INDEXED_IMAGES = 6
 

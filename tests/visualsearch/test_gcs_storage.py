@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 import requests
 
-from indexing import builds, deletion, ingest, jobs
-from indexing.consistency import check_consistency, index_ids
+from indexing.ann import builds
+from indexing.catalog import deletion, ingest
+from indexing.catalog.consistency import check_consistency, index_ids
 from indexing.models import Crop, Dataset, IndexBuild, SourceImage
-from search import services
+from indexing.pipeline import jobs
+from search.query import services
 from tests.gcs import MEDIA_BUCKET, gcs_emulator, gcs_storage  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("real_models", "gcs_storage", "fresh_index_holder")]

@@ -9,7 +9,7 @@ import requests
 from django.conf import settings
 from django.core.files.base import ContentFile
 
-from indexing import builds
+from indexing.ann import builds
 from indexing.models import SourceImage
 from tests.factories import make_crop, make_dataset, make_image, png_bytes, unit_vectors
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from django.db import OperationalError, connection
 
-from indexing import selectors
+from indexing.catalog import selectors
 from indexing.models import Dataset
 from tests.factories import make_dataset
 from tests.live import make_user

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from indexing import model_changes
-from indexing.jobs import IndexingUnavailable
+from indexing.model_changes import lifecycle as model_changes
 from indexing.models import ModelChange
+from indexing.pipeline.jobs import IndexingUnavailable
 from indexing.vision.errors import ModelLoadError
 
 

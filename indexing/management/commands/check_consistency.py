@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from indexing.consistency import check_consistency
+from indexing.catalog.consistency import check_consistency
 
 SHOWN = 20  # names listed per problem; the count is always complete
 

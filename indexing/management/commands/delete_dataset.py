@@ -1,11 +1,11 @@
-"""Delete a dataset with its photos, crops, files and index vectors (indexing.deletion)."""
+"""Delete a dataset with its photos, crops, files and index vectors (indexing.catalog.deletion)."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from indexing import deletion, selectors
+from indexing.catalog import deletion, selectors
 from indexing.models import Dataset
 
 

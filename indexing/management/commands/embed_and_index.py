@@ -9,9 +9,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from indexing import duplicate_ingest, ingest, jobs
+from indexing.catalog import ingest
+from indexing.duplicates import hooks as duplicate_ingest
 from indexing.models import IndexingJob
-from indexing.pipeline import BatchResult
+from indexing.pipeline import jobs
+from indexing.pipeline.batch import BatchResult
 from indexing.vision.errors import ModelLoadError
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from indexing.coco import parse_split
-from indexing.datasets import DatasetError, extract_coco_subset
+from indexing.catalog.coco import parse_split
+from indexing.catalog.datasets import DatasetError, extract_coco_subset
 
 
 class Command(BaseCommand):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from indexing import recovery
-from indexing.jobs import IndexingUnavailable
 from indexing.models import IndexingJob
+from indexing.pipeline import recovery
+from indexing.pipeline.jobs import IndexingUnavailable
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import CommandParser
 
-from indexing import redetect
 from indexing.management.commands._model_change import ModelChangeCommand
+from indexing.model_changes import redetect
 from indexing.models import ModelChange
 
 

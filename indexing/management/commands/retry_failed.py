@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from indexing import recovery, selectors
-from indexing.jobs import IndexingUnavailable
+from indexing.catalog import selectors
 from indexing.models import Dataset
+from indexing.pipeline import recovery
+from indexing.pipeline.jobs import IndexingUnavailable
 
 
 class Command(BaseCommand):

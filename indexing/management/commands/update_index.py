@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from indexing import builds
+from indexing.ann import builds
 
 
 class Command(BaseCommand):

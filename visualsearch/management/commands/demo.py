@@ -21,8 +21,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from indexing.dataset_sources import DatasetError, DownloadSourceUnreachable, fetch_verified_file
-from indexing.datasets import extract_coco_subset
+from indexing.catalog.datasets import extract_coco_subset
+from indexing.catalog.sources import DatasetError, DownloadSourceUnreachable, fetch_verified_file
 from indexing.vision.detector import get_detector
 from indexing.vision.embedder import get_embedder, reset_embedder
 from indexing.vision.errors import ModelLoadError

@@ -1,0 +1,8 @@
+"""The indexing app's admin: Django's autodiscovery imports this package, and each module registers its models.
+
+- catalog: datasets, photos and crops (curation);
+- duplicates: duplicate groups and remembered pairs (review);
+- system: index builds and indexing jobs, read-only.
+"""
+
+from indexing.admin import catalog, duplicates, system  # noqa: F401 (each registers its models)

@@ -1,0 +1,111 @@
+"""The duplicates API: review groups (staff with the crop-curation permission), "the same object elsewhere".
+
+Each view is one call into indexing.duplicates.groups (writes) or indexing.duplicates.selectors (reads).
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from indexing.duplicates import groups as duplicate_groups
+from indexing.duplicates import selectors as duplicate_selectors
+from indexing.duplicates.groups import DuplicateReviewError
+from indexing.models import CURATE_CROPS_PERMISSION, Dataset
+from indexing.pipeline.jobs import DatasetDeleting
+from search.api import duplicate_serializers as ds
+from search.api import serializers as s
+from search.api.search import SearchView, validated
+from search.query import same_object
+from search.query.services import CropNotFound
+from visualsearch.access import sees_details
+
+
+class ReviewsDuplicates(permissions.BasePermission):
+    """Staff only; writes (which deactivate crops) also need indexing.change_crop, as the admin's."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not sees_details(user):
+            return False
+        return request.method in permissions.SAFE_METHODS or user.has_perm(CURATE_CROPS_PERMISSION)
+
+
+class ReviewView(APIView):
+    permission_classes = [ReviewsDuplicates]
+
+
+def review_error(exc: DuplicateReviewError) -> Response:
+    return Response({"error": str(exc)}, status=status.HTTP_404_NOT_FOUND if "no duplicate group" in str(exc) else 400)
+
+
+class GroupListView(ReviewView):
+    @extend_schema(parameters=[ds.GroupListRequest], responses={200: ds.DuplicateGroupSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        wanted = validated(ds.GroupListRequest, request.query_params)["status"]
+        groups = duplicate_selectors.groups_for_review(None if wanted == "all" else wanted)
+        page = groups[: duplicate_selectors.REVIEW_PAGE_SIZE]
+        return Response(ds.DuplicateGroupSerializer(page, many=True, context={"request": request}).data)
+
+
+class GroupView(ReviewView):
+    @extend_schema(responses={200: ds.DuplicateGroupSerializer, 404: s.ErrorResponse})
+    def get(self, request: Request, group_id: int) -> Response:
+        group = duplicate_selectors.group_for_review(group_id)
+        if group is None:
+            return Response({"error": f"There is no duplicate group {group_id}."}, status=404)
+        return Response(ds.DuplicateGroupSerializer(group).data)
+
+
+class KeepView(ReviewView):
+    @extend_schema(request=ds.KeepRequest, responses={200: ds.DuplicateGroupSerializer, 404: s.ErrorResponse})
+    def post(self, request: Request, group_id: int) -> Response:
+        image_id = validated(ds.KeepRequest, request.data)["image_id"]
+        try:
+            duplicate_groups.keep_one(group_id=group_id, image_id=image_id)
+        except DuplicateReviewError as exc:
+            return review_error(exc)
+        return Response(ds.DuplicateGroupSerializer(duplicate_selectors.group_for_review(group_id)).data)
+
+
+class NotDuplicatesView(ReviewView):
+    @extend_schema(request=None, responses={200: ds.CountResponse, 404: s.ErrorResponse})
+    def post(self, request: Request, group_id: int) -> Response:
+        try:
+            pairs = duplicate_groups.not_duplicates(group_id=group_id)
+        except DuplicateReviewError as exc:
+            return review_error(exc)
+        return Response({"count": pairs})
+
+
+class ResolveView(ReviewView):
+    @extend_schema(request=ds.ResolveRequest, responses={200: ds.CountResponse})
+    def post(self, request: Request) -> Response:
+        group_ids = validated(ds.ResolveRequest, request.data)["group_ids"]
+        return Response({"count": duplicate_groups.resolve_groups(group_ids=group_ids)})
+
+
+class RecomputeView(ReviewView):
+    @extend_schema(request=None, responses={202: None, 409: s.ErrorResponse, 503: s.ErrorResponse})
+    def post(self, request: Request, dataset_id: int) -> Response:
+        dataset = get_object_or_404(Dataset, pk=dataset_id)
+        try:
+            created = duplicate_groups.queue_recompute(dataset_id=dataset.pk)
+        except DatasetDeleting as exc:
+            return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+        body = {"dataset": dataset.pk, "queued": True, "coalesced": not created}  # one recompute waits at a time
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class SameObjectView(SearchView):
+    @extend_schema(responses={200: ds.SameObjectResponse, 404: s.ErrorResponse})
+    def get(self, request: Request, crop_id: int) -> Response:
+        groups = same_object.same_object_groups(crop_id)
+        if groups is None:
+            raise CropNotFound(f"There is no crop {crop_id}.")
+        body = {"crop_id": crop_id, "groups": [ds.SameObjectSerializer(g, many=True).data for g in groups]}
+        return Response(body)

@@ -1,0 +1,312 @@
+"""Request and response shapes of the search API (also the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from rest_framework import serializers
+
+from indexing.duplicates import hooks as duplicate_ingest
+from indexing.models import Dataset, IndexingJob
+from search import progress
+from search.query.errors import SearchInputError
+from search.query.filters import MAX_FILTER_VALUES
+from search.query.validation import check_label_count
+from visualsearch.access import sees_details
+
+# What a non-staff user reads instead of a failed job's exception text.
+JOB_ERROR_FOR_PUBLIC = "Indexing failed; an administrator can see why in the admin."
+
+
+def asked_by_staff(serializer: serializers.Serializer) -> bool:
+    request = serializer.context.get("request")
+    return request is not None and sees_details(request.user)
+
+
+class LabelsField(serializers.ListField):
+    """Labels as a list, repeated form fields or comma-separated text.
+
+    The count is checked before DRF validates each item: a list of 600,000 labels is
+    refused at once (search.query.validation splits, de-duplicates and checks the names).
+    """
+
+    child = serializers.CharField(allow_blank=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = [data]
+        if isinstance(data, list | tuple):
+            check_label_count(len(data))
+        return super().to_internal_value(data)
+
+
+class FilterValuesField(serializers.ListField):
+    """Dataset ids or split names: a list, repeated fields or comma-separated; counted first."""
+
+    child = serializers.CharField(allow_blank=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | int):
+            data = [str(data)]
+        if isinstance(data, list | tuple) and len(data) > MAX_FILTER_VALUES:
+            raise SearchInputError(f"Too many {self.field_name}: at most {MAX_FILTER_VALUES}.")
+        return super().to_internal_value(data)
+
+
+class FilterFields(serializers.Serializer):
+    """What narrows a search, shared by every search request (search.query.filters.CropFilter)."""
+
+    k = serializers.IntegerField(required=False, help_text="Number of results (1..SEARCH_MAX_K).")
+    labels = LabelsField(required=False, help_text="Only these labels (a list, repeated, or comma-separated).")
+    datasets = FilterValuesField(required=False, help_text="Only crops of these dataset ids (see /api/datasets).")
+    splits = FilterValuesField(required=False, help_text="Only crops of photos in these splits (train, val...).")
+    min_score = serializers.FloatField(required=False, help_text="Drop results below this cosine similarity.")
+
+
+class PagedFilterFields(FilterFields):
+    collapse_duplicates = serializers.BooleanField(
+        required=False, default=False, help_text="One result per group of duplicate photos."
+    )
+    offset = serializers.IntegerField(
+        required=False,
+        help_text="Skip this many results (paging; order: score, then crop id). "
+        "Take the answer's next_offset for the next page; offset + k <= SEARCH_MAX_DEPTH.",
+    )
+
+
+class SearchTextRequest(PagedFilterFields):
+    query = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="Words to search for.")
+
+
+class SearchImageRequest(PagedFilterFields):
+    image = serializers.FileField(help_text="The query photo (JPEG, PNG, WebP...), up to MAX_UPLOAD_BYTES.")
+    box = serializers.CharField(
+        required=False,
+        help_text="Search only this region: x1,y1,x2,y2 in the photo's pixels. The detector does not run; "
+        "the region is padded and cropped as a detected object is.",
+    )
+
+
+class SearchPhotosRequest(FilterFields):
+    image = serializers.FileField(help_text="The query photo; each of its detected objects is searched.")
+    match = serializers.ChoiceField(
+        choices=["all", "any"],
+        required=False,
+        help_text="all (default): photos holding objects like every query object; any: like at least one.",
+    )
+
+
+class SimilarRequest(serializers.Serializer):
+    """The query string of "more like this"."""
+
+    k = serializers.IntegerField(required=False, help_text="Number of results (1..SEARCH_MAX_K).")
+
+
+class SearchResultSerializer(serializers.Serializer):
+    crop_id = serializers.IntegerField()
+    label = serializers.CharField()
+    confidence = serializers.FloatField(help_text="Detection confidence of the crop.")
+    score = serializers.FloatField(help_text="Cosine similarity to the query.")
+    crop_url = serializers.CharField()
+    image_url = serializers.CharField()
+    image_id = serializers.IntegerField()
+    box = serializers.ListField(child=serializers.FloatField(), help_text="x1, y1, x2, y2 in source pixels.")
+    dataset = serializers.CharField()
+    split = serializers.CharField()
+
+    def to_representation(self, instance):
+        return super().to_representation(asdict(instance))
+
+
+class ResultListResponse(serializers.Serializer):
+    """A ranked list of crops, best first."""
+
+    count = serializers.IntegerField()
+    results = SearchResultSerializer(many=True)
+
+
+class SearchTextResponse(ResultListResponse):
+    query = serializers.CharField()
+    offset = serializers.IntegerField()
+    next_offset = serializers.IntegerField(allow_null=True, help_text="The next page's offset; null on the last.")
+    truncated = serializers.BooleanField(
+        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) or at the "
+        "index's reach before it found k results: more may exist. Narrow the filter or page less deep."
+    )
+
+
+class QueryObjectSerializer(serializers.Serializer):
+    label = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+    box = serializers.ListField(child=serializers.FloatField())
+    results = SearchResultSerializer(many=True)
+    next_offset = serializers.IntegerField(allow_null=True, help_text="The next page's offset; null on the last.")
+    searched = serializers.BooleanField(
+        help_text="False for an object found past SEARCH_MAX_QUERY_OBJECTS: not searched, results empty; "
+        "search it with box= set to its box."
+    )
+    truncated = serializers.BooleanField(
+        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) or at the "
+        "index's reach before it found k results: more may exist. Narrow the filter or page less deep."
+    )
+
+
+class SearchImageResponse(serializers.Serializer):
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    whole_image = serializers.BooleanField(help_text="True when no object was found and the whole photo was searched.")
+    message = serializers.CharField()
+    objects_left_out = serializers.IntegerField(
+        help_text="Objects found but not searched (only the SEARCH_MAX_QUERY_OBJECTS most confident are); "
+        "they are in objects with searched false."
+    )
+    region = serializers.BooleanField(help_text="True when a box was given: that region alone was searched.")
+    offset = serializers.IntegerField()
+    truncated = serializers.BooleanField(
+        help_text="True when the search stopped at a cap (SEARCH_MAX_CANDIDATES, SEARCH_MAX_ROUNDS) or at the "
+        "index's reach before it found k results for some object: more may exist. Narrow the filter or page less deep."
+    )
+    objects = QueryObjectSerializer(many=True)
+
+
+class PhotoMatchSerializer(serializers.Serializer):
+    query_object = serializers.IntegerField(source="query_index", help_text="Index into the answer's objects.")
+    crop = SearchResultSerializer(source="result", help_text="The photo's best crop for it, with its box.")
+
+
+class PhotoResultSerializer(serializers.Serializer):
+    image_id = serializers.IntegerField()
+    image_url = serializers.CharField()
+    dataset = serializers.CharField()
+    split = serializers.CharField()
+    score = serializers.FloatField(help_text="Mean over the query objects of the best match's score (0 if none).")
+    matches = PhotoMatchSerializer(many=True)
+
+
+class QueryObjectShapeSerializer(serializers.Serializer):
+    label = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+    box = serializers.ListField(child=serializers.FloatField())
+
+
+class SearchPhotosResponse(serializers.Serializer):
+    match = serializers.CharField()
+    message = serializers.CharField()
+    objects = QueryObjectShapeSerializer(many=True)
+    count = serializers.IntegerField()
+    photos = PhotoResultSerializer(many=True)
+
+
+class SimilarResponse(ResultListResponse):
+    crop_id = serializers.IntegerField()
+
+
+class IndexingJobSerializer(serializers.ModelSerializer):
+    progress = serializers.FloatField(read_only=True)
+    duplicates = serializers.SerializerMethodField(
+        help_text="Photos of the job skipped as duplicates (DEDUP_ON_INGEST=skip) and photos now in a group."
+    )
+    eta_seconds = serializers.SerializerMethodField(help_text="Seconds left at the pace so far; null until known.")
+
+    class Meta:
+        model = IndexingJob
+        fields = [
+            "id",
+            "dataset",
+            "split",
+            "status",
+            "total_images",
+            "processed_images",
+            "failed_images",
+            "total_crops",
+            "progress",
+            "duplicates",
+            "eta_seconds",
+            "created",
+            "started",
+            "finished",
+            "heartbeat",
+            "error",
+        ]
+
+    def get_duplicates(self, instance) -> dict[str, int]:
+        return duplicate_ingest.job_counts(instance)
+
+    def get_eta_seconds(self, job: IndexingJob) -> float | None:
+        return progress.eta_seconds(job)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # Exception texts name server paths and internals: staff only.
+        if data["error"] and not asked_by_staff(self):
+            data["error"] = JOB_ERROR_FOR_PUBLIC
+        return data
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    images = serializers.IntegerField(source="image_count", read_only=True)
+    images_done = serializers.IntegerField(read_only=True)
+    images_failed = serializers.IntegerField(read_only=True)
+    crops = serializers.IntegerField(source="crop_count", read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "id",
+            "name",
+            "version",
+            "source",
+            "split_names",
+            "created",
+            "notes",
+            "status",
+            "images",
+            "images_done",
+            "images_failed",
+            "crops",
+        ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # Where a dataset came from is often a path on the server: staff only.
+        if not asked_by_staff(self):
+            data.pop("source")
+        return data
+
+
+class DeletionResponse(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["deleted", "deleting"])
+
+
+class CropActiveRequest(serializers.Serializer):
+    is_active = serializers.BooleanField()
+
+
+class IndexRebuildResponse(serializers.Serializer):
+    queued = serializers.CharField()
+    id = serializers.IntegerField(help_text="The queued build; a second request while it waits gets the same id.")
+    coalesced = serializers.BooleanField(help_text="True when an earlier request's build was still waiting.")
+
+
+class IndexRecallResponse(serializers.Serializer):
+    """indexing.ann.recall.records.summary: the served build's own measurement; null fields when there is none."""
+
+    build = serializers.IntegerField(allow_null=True)
+    kind = serializers.CharField(required=False)
+    params = serializers.JSONField(required=False)
+    size = serializers.IntegerField(required=False)
+    recall_at_10 = serializers.FloatField(required=False, allow_null=True)
+    recall_queries = serializers.IntegerField(required=False)
+    latency_p50_ms = serializers.FloatField(required=False, allow_null=True)
+    latency_p95_ms = serializers.FloatField(required=False, allow_null=True)
+    target = serializers.FloatField(required=False)
+    reached = serializers.BooleanField(required=False, allow_null=True)
+    note = serializers.CharField()
+    filtered = serializers.CharField()
+    tail = serializers.CharField()
+
+
+class ErrorResponse(serializers.Serializer):
+    error = serializers.CharField()
+    details = serializers.JSONField(required=False)
