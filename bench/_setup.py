@@ -132,7 +132,7 @@ class Mixture:
         return _unit(out), labels
 
 
-# Distributions the bench measures on (indexing/ann_table.json says which each row came from).
+# Distributions the bench measures on (indexing/ann/ann_table.json says which each row came from).
 # "bench": the table's own; "loose": fewer, wider clusters (the miss issue 27 found: HNSW32
 # efSearch=128 answered 0.919 there); "tight": tighter clusters, less noise; "anisotropic": a few
 # dominant shared directions, dense single-label clusters and 5 % near-copies, as CLIP crops have.

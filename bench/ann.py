@@ -10,7 +10,7 @@ process searches), build time with all threads, and serialized bytes per vector.
 - near-copy queries: stored vectors plus small noise, the "re-upload" case.
 
 Search knobs are swept on one build (efSearch for HNSW, nprobe for IVF, k_factor for
-refined IVF-PQ). Writes the table to ``indexing/ann_table.json`` (shipped: the chooser
+refined IVF-PQ). Writes the table to ``indexing/ann/ann_table.json`` (shipped: the chooser
 in ``indexing/ann/choice.py`` reads it), then extrapolates to 10M and 100M.
 
     .venv/bin/python bench/ann.py [--sizes 100000,1000000] [--queries 200]
@@ -166,7 +166,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated vector counts (10000 also works)")
     parser.add_argument("--queries", type=int, default=200, help="queries per query set")
     parser.add_argument("--vectors", type=Path, help="your own (n, d) float32 .npy embeddings instead of synthetic")
-    parser.add_argument("--out", type=Path, help="JSON table path (default indexing/ann_table.json for synthetic data)")
+    parser.add_argument(
+        "--out", type=Path, help="JSON table path (default indexing/ann/ann_table.json for synthetic data)"
+    )
     parser.add_argument("--max-build-s", type=float, default=600, help="skip HNSW builds estimated to take longer")
     parser.add_argument("--repeats", type=int, default=3, help="time each query this often, keep the fastest")
     parser.add_argument("--kinds", help="semicolon-separated ann_choice.SWEEPS templates, in run order")
@@ -179,7 +181,7 @@ def main() -> None:
     unknown = set(args.kinds.split(";")) - {kind for kind, _ in SWEEPS} if args.kinds else set()
     if unknown:
         parser.error(f"--kinds: {sorted(unknown)} not in {[kind for kind, _ in SWEEPS]}")
-    out = args.out or (None if args.vectors else ROOT / "indexing" / "ann_table.json")
+    out = args.out or (None if args.vectors else ROOT / "indexing" / "ann" / "ann_table.json")
     own = np.load(args.vectors, mmap_mode="r") if args.vectors else None
     report = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),

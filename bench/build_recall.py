@@ -1,7 +1,7 @@
 """Does every build the product makes reach ANN_RECALL_TARGET on fresh queries, whatever the data?
 
 For each distribution (bench/_setup.py DISTRIBUTIONS), runs the product's full-build
-path over in-memory vectors: ``ann.choose_config`` then ``build_recall.build_tuned``
+path over in-memory vectors: ``ann_choice.choose_config`` then ``build_recall.build_tuned``
 (what ``builds.publish_build`` calls: hold out a sample, exact neighbours, raise the
 knobs, fall back to the next kind). Then measures the served index apart from the
 build's own sample, on fresh points of the same distribution (another seed), and prints
@@ -32,6 +32,7 @@ setup_django()
 
 from django.conf import settings  # noqa: E402
 
+from indexing.ann import choice as ann_choice  # noqa: E402
 from indexing.ann import faiss_index as ann  # noqa: E402
 from indexing.ann.recall import measure as build_recall  # noqa: E402
 from indexing.ann.recall.sample import K, exact_neighbours, recall_at_k  # noqa: E402
@@ -60,7 +61,7 @@ def run(name: str, size: int, queries: int) -> None:
     fresh = distribution_vectors(name, queries, seed=1)
     ids = np.arange(size, dtype=np.int64)
     generated = time.perf_counter() - started
-    config = ann.choose_config(size)
+    config = ann_choice.choose_config(size)
     started = time.perf_counter()
     # build_tuned moves its held-out rows to the end of both arrays (in place): pairs stay aligned.
     index, measured = build_recall.build_tuned(vectors, ids, config, use_gpu=False, forced=False)

@@ -36,11 +36,11 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from indexing.catalog import ingest  # noqa: E402
+from indexing.catalog.stored_files import decode_stored_image  # noqa: E402
 from indexing.duplicates import groups as duplicate_groups  # noqa: E402
 from indexing.duplicates import matching as duplicates  # noqa: E402
 from indexing.models import Dataset, DuplicateGroup, PhotoFingerprint, SourceImage, Tier  # noqa: E402
 from indexing.pipeline import jobs  # noqa: E402
-from indexing.pipeline.batch import decode_stored_image  # noqa: E402
 from indexing.vision.hashing import hamming, hamming_many, hash_photo  # noqa: E402
 from tests.duplicate_photos import altered  # noqa: E402
 

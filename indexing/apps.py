@@ -5,3 +5,9 @@ class IndexingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "indexing"
     verbose_name = "Indexing"
+
+    def ready(self) -> None:
+        # Registers the Celery tasks in every process, web ones included: services queue them by
+        # name (indexing.queue), and a name resolves to its task, eager mode and all, only once
+        # registered. Workers find them by autodiscovery too.
+        from indexing import tasks  # noqa: F401

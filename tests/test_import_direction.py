@@ -1,8 +1,11 @@
-"""Imports flow one way: search -> indexing -> indexing.vision, with mlops on top of indexing.
+"""Imports flow one way: search -> indexing -> indexing.vision, with mlops on top of indexing; no circles.
 
 Read from the source with ``ast``, so an import inside a function (the usual way a
 cycle sneaks back in, since it does not fail at import time) counts as much as one
-at the top of a module, and so does ``importlib.import_module("...")``.
+at the top of a module, and so does ``importlib.import_module("...")``. Between the
+project's modules, the imports make a graph with no circle: a module never imports,
+through any chain, a module that imports it (the Celery tasks send by name through
+indexing.queue for that reason).
 """
 
 from __future__ import annotations
@@ -99,6 +102,109 @@ def test_imports_flow_one_way() -> None:
         ("search.query.services", "importlib.import_module('mlops.tracking')\n", "mlops.tracking"),
     ],
 )
+def import_graph(sources: dict[str, tuple[str, bool]]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (``from a import b`` counts as a.b when that is a module)."""
+    names = set(sources)
+
+    def owner(name: str) -> str | None:
+        while name and name not in names:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, (source, is_package) in sources.items():
+        targets = {owner(name) for _, name in imported_modules(source, module, is_package)}
+        graph[module] = {t for t in targets if t is not None and t != module}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in order:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        order[root] = low[root] = len(order)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            step = next(edges, None)
+            if step is not None:
+                if step not in order:
+                    order[step] = low[step] = len(order)
+                    stack.append(step)
+                    on_stack.add(step)
+                    work.append((step, iter(sorted(graph.get(step, ())))))
+                elif step in on_stack:
+                    low[node] = min(low[node], order[step])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == order[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def describe(component: list[str], graph: dict[str, set[str]]) -> str:
+    arrows = [f"{a} -> {b}" for a in component for b in sorted(graph[a]) if b in component]
+    return f"{len(component)} modules import each other: " + "; ".join(arrows)
+
+
+def test_no_import_circle_anywhere() -> None:
+    sources = {
+        module: (path.read_text(encoding="utf-8"), path.name == "__init__.py") for path, module in project_modules()
+    }
+    graph = import_graph(sources)
+    # The graph is the project's: hundreds of arrows, or the scan read nothing.
+    assert sum(map(len, graph.values())) > 200
+    found = circles(graph)
+    assert not found, "\n".join(describe(component, graph) for component in found)
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [
+        # The old services <-> tasks hinge: a lazy import of the tasks inside a service.
+        {
+            "indexing.jobs": "def send():\n    from indexing import tasks\n",
+            "indexing.tasks": "from indexing import jobs\n",
+        },
+        # A longer circle, through a package's __init__.
+        {
+            "search.a": "from search.b import f\n",
+            "search.b": "import search.c\n",
+            "search.c": "from search import a\n",
+            "search": "",
+        },
+    ],
+)
+def test_an_import_circle_is_caught(sources: dict[str, str]) -> None:
+    graph = import_graph({module: (source, module == "search") for module, source in sources.items()})
+    (component,) = circles(graph)
+    assert len(component) >= 2 and set(component) <= set(sources)
+
+
+def test_modules_that_import_one_way_make_no_circle() -> None:
+    sources = {"indexing.tasks": "from indexing import jobs, queue\n", "indexing.jobs": "from indexing import queue\n"}
+    graph = import_graph({**{m: (s, False) for m, s in sources.items()}, "indexing.queue": ("import celery\n", False)})
+    assert circles(graph) == []
+
+
 def test_a_wrong_way_import_anywhere_in_a_module_is_caught(module: str, source: str, wrong: str) -> None:
     (problem,) = violations_in(module, list(imported_modules(source, module)))
     assert f"imports {wrong} " in problem

@@ -68,7 +68,7 @@ def index_status(database: dict[str, Any]) -> dict[str, Any]:
     """The served build's recall, as the build measured it on its own vectors (staff only)."""
     if not database["ok"]:
         return {"ok": False, "error": "the database is unreachable"}
-    from indexing.ann.recall.records import served_summary
+    from indexing.ann.served import served_summary
 
     return served_summary()
 

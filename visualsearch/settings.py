@@ -292,7 +292,7 @@ DEDUP_OBJECT_MIN_SCORE = env.float("DEDUP_OBJECT_MIN_SCORE", default=0.92)
 DEDUP_ON_INGEST = env("DEDUP_ON_INGEST", default="link")
 
 # --- ANN index (FAISS) -----------------------------------------------------------
-# "auto" picks the fastest configuration measured by bench/ann.py (indexing/ann_table.json)
+# "auto" picks the fastest configuration measured by bench/ann.py (indexing/ann/ann_table.json)
 # that meets the two targets below; or a FAISS factory string: Flat, HNSW32, IVF4096,SQ8.
 ANN_INDEX_KIND = env("ANN_INDEX_KIND", default="auto")
 # recall@10 against exact search that "auto" must reach (on in-distribution queries).

@@ -11,27 +11,15 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
 
 from indexing.admin.forms import DatasetForm
+from indexing.admin.widgets import thumbnail
 from indexing.catalog import curation, deletion, ingest
+from indexing.catalog.guards import DatasetDeleting
 from indexing.duplicates import groups as duplicate_groups
 from indexing.models import INDEX_PERMISSION, Crop, Dataset, SourceImage
 from indexing.pipeline import jobs, recovery
-from indexing.pipeline.jobs import IndexingUnavailable
-
-THUMBNAIL_PX = 96
-
-
-def thumbnail(file_field, size: int = THUMBNAIL_PX) -> str:
-    if not file_field:
-        return "—"
-    return format_html(
-        '<img src="{}" style="max-width:{}px;max-height:{}px" loading="lazy" alt="">',
-        file_field.url,
-        size,
-        size,
-    )
+from indexing.queue import IndexingUnavailable
 
 
 @admin.register(Dataset)
@@ -51,7 +39,7 @@ class DatasetAdmin(admin.ModelAdmin):
         split = form.cleaned_data.get("upload_split") or ""
         try:
             added = ingest.ingest_uploads(dataset=obj, photos=uploads, split=split)
-        except jobs.DatasetDeleting as exc:
+        except DatasetDeleting as exc:
             self.message_user(request, f"Photos not stored: {exc}", messages.ERROR)
             return
         stored = f"{added} new photo(s) added ({len(uploads) - added} already there)"

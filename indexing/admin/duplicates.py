@@ -10,14 +10,9 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from indexing.admin.widgets import thumbnail
 from indexing.duplicates import groups as duplicate_groups
 from indexing.models import CURATE_CROPS_PERMISSION, DuplicateGroup, DuplicateMember, NotDuplicatePair
-
-
-def _thumbnail(file_field, size: int = 96) -> str:
-    from indexing.admin.catalog import thumbnail  # the admin's one thumbnail helper (it imports this module)
-
-    return thumbnail(file_field, size)
 
 
 class DuplicateMemberInline(admin.TabularInline):
@@ -30,7 +25,7 @@ class DuplicateMemberInline(admin.TabularInline):
 
     @admin.display(description="photo")
     def preview(self, obj: DuplicateMember) -> str:
-        return _thumbnail(obj.image.file)
+        return thumbnail(obj.image.file)
 
     @admin.display(description="size")
     def size(self, obj: DuplicateMember) -> str:

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 
 from indexing.models import INDEX_PERMISSION, IndexBuild, IndexingJob
 from indexing.pipeline import recovery
-from indexing.pipeline.jobs import IndexingUnavailable
+from indexing.queue import IndexingUnavailable
 
 
 class ReadOnly:

@@ -31,6 +31,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from indexing.ann import choice as ann_choice
 from indexing.ann import faiss_index as ann
 from indexing.ann import index_files
 from indexing.ann.recall import measure as build_recall
@@ -81,7 +82,7 @@ def rebuild_reason(current: IndexBuild | None, kind: str | None = None) -> str:
     untrained = total - current.trained_size
     if needs_training(current.kind) and total and untrained / total > settings.ANN_RETRAIN_SHARE:
         return f"{untrained} of {total} vectors added since training (ANN_RETRAIN_SHARE)"
-    wanted = ann.choose_kind(total - dead)
+    wanted = ann_choice.choose_kind(total - dead)
     # A kind the build tried on its own sample and passed over is not wanted back.
     passed_over = {a["kind"] for a in (current.recall_report or {}).get("attempts", []) if not a["reached"]}
     if settings.ANN_INDEX_KIND == "auto" and wanted != current.kind and wanted not in passed_over:
@@ -134,7 +135,7 @@ def publish_build(
         # Crops committed while we read are ranked in SQL with the newer ids (search.query.candidates).
         ids, vectors = ids[ids <= max_crop_id], vectors[ids <= max_crop_id]
         forced = bool(kind) or settings.ANN_INDEX_KIND != "auto"
-        config = ann.IndexConfig(kind) if kind else ann.choose_config(len(ids))
+        config = ann.IndexConfig(kind) if kind else ann_choice.choose_config(len(ids))
         gpu = settings.ANN_USE_GPU if use_gpu is None else use_gpu
         # Measured on the collection's own vectors, knobs raised to the target (indexing.ann.recall.measure).
         index, measured = build_recall.build_tuned(vectors, ids, config, use_gpu=gpu, forced=forced)

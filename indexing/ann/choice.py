@@ -1,7 +1,7 @@
 """Choose a FAISS configuration from targets (recall, memory), not from size thresholds.
 
 ``bench/ann.py`` measures every configuration in :data:`SWEEPS` (index type plus its
-search-time knobs) at 100k and 1M vectors and writes ``indexing/ann_table.json``, which
+search-time knobs) at 100k and 1M vectors and writes ``indexing/ann/ann_table.json``, which
 ships with the code. For ``n`` vectors :func:`choose`:
 
 1. up to :data:`ALWAYS_FLAT` vectors returns exact search (fast enough, nothing to tune);
@@ -26,6 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+
+from indexing.ann.faiss_index import FLAT, IndexConfig, ivf_lists
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +88,6 @@ def choose(
     n: int, *, recall_target: float | None = None, max_memory: str | int | None = None, table: dict | None = None
 ):
     """The :class:`ann.IndexConfig` for ``n`` vectors (targets default to settings)."""
-    from indexing.ann.faiss_index import FLAT, IndexConfig, ivf_lists
-
     target = settings.ANN_RECALL_TARGET if recall_target is None else recall_target
     budget = parse_bytes(settings.ANN_MAX_INDEX_MEMORY if max_memory is None else max_memory)
     rows = (table or load_table())["rows"]
@@ -110,8 +110,6 @@ def ranked_configs(
     what a build falls back to, in turn, when its own sample says a kind misses the
     target within the latency ceiling (indexing.ann.recall.measure).
     """
-    from indexing.ann.faiss_index import IndexConfig, ivf_lists
-
     target = settings.ANN_RECALL_TARGET if recall_target is None else recall_target
     budget = parse_bytes(settings.ANN_MAX_INDEX_MEMORY if max_memory is None else max_memory)
     data = table or load_table()
@@ -166,3 +164,17 @@ def pick_row(n: int, rows: list[dict], target: float, budget: int, samples: int 
         budget, n, smallest["kind"], smallest["params"], smallest["bytes_per_vector"] * n, smallest["recall_in_dist"],
     )  # fmt: skip
     return smallest
+
+
+def choose_config(size: int) -> IndexConfig:
+    """The index type and search parameters for ``size`` vectors: ``ANN_INDEX_KIND`` when
+    it forces a factory string, else the fastest measured configuration that meets
+    ``ANN_RECALL_TARGET`` within ``ANN_MAX_INDEX_MEMORY`` (:func:`choose`)."""
+    if settings.ANN_INDEX_KIND != "auto":
+        return IndexConfig(settings.ANN_INDEX_KIND)
+    return choose(size)
+
+
+def choose_kind(size: int) -> str:
+    """The FAISS factory string :func:`choose_config` picks for ``size`` vectors."""
+    return choose_config(size).factory

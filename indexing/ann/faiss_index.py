@@ -28,7 +28,7 @@ SEARCH_PARAMS = ("efSearch", "nprobe", "k_factor")
 class IndexConfig:
     """What to build (a FAISS factory string) and how to search it (``efSearch``,
     ``nprobe``, ``k_factor``). The search parameters belong to the build: the chooser
-    picked them together, from ``indexing/ann_table.json``."""
+    picked them together, from ``indexing/ann/ann_table.json``."""
 
     factory: str
     params: dict[str, int | float] = field(default_factory=dict)
@@ -46,22 +46,6 @@ class IndexConfig:
         return cls(factory=data["factory"], params=dict(data.get("params") or {}))
 
 
-def choose_config(size: int) -> IndexConfig:
-    """The index type and search parameters for ``size`` vectors: ``ANN_INDEX_KIND`` when
-    it forces a factory string, else the fastest measured configuration that meets
-    ``ANN_RECALL_TARGET`` within ``ANN_MAX_INDEX_MEMORY`` (see ``indexing/ann/choice.py``)."""
-    if settings.ANN_INDEX_KIND != "auto":
-        return IndexConfig(settings.ANN_INDEX_KIND)
-    from indexing.ann import choice as ann_choice
-
-    return ann_choice.choose(size)
-
-
-def choose_kind(size: int) -> str:
-    """The FAISS factory string :func:`choose_config` picks for ``size`` vectors."""
-    return choose_config(size).factory
-
-
 def ivf_lists(size: int) -> int:
     # About 4*sqrt(n) lists, a power of two, with at least 39 training points per list.
     lists = 1 << int(np.log2(max(4 * np.sqrt(size), 16)))
@@ -72,12 +56,10 @@ def gpu_available() -> bool:
     return hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0
 
 
-def make_index(
-    vectors: np.ndarray, ids: np.ndarray, config: IndexConfig | str | None = None, use_gpu: bool = False
-) -> faiss.Index:
+def make_index(vectors: np.ndarray, ids: np.ndarray, config: IndexConfig | str, use_gpu: bool = False) -> faiss.Index:
     """An inner-product index over ``vectors`` labelled ``ids``, in memory, configured to
     search with ``config``'s parameters. ``config`` may be a bare factory string (searched
-    with the settings' defaults) or None (chosen by :func:`choose_config`).
+    with the settings' defaults); indexing.ann.choice picks one for a collection's size.
 
     builds.publish_build stores and publishes one over the active crops.
     """
@@ -85,9 +67,7 @@ def make_index(
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     if vectors.ndim != 2 or len(vectors) != len(ids):
         raise ValueError(f"expected (n, d) vectors and n ids, got {vectors.shape} and {ids.shape}")
-    if config is None:
-        config = choose_config(len(vectors))
-    elif isinstance(config, str):
+    if isinstance(config, str):
         config = IndexConfig(config)
     kind = config.factory
     started = time.perf_counter()

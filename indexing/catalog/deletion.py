@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import partial
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from indexing import queue
 from indexing.ann import builds
 from indexing.catalog.stored_files import delete_files, walk_files
 from indexing.duplicates import groups as duplicate_groups
@@ -45,14 +45,12 @@ def request_deletion(*, dataset: Dataset) -> bool:
     and deleted batch by batch on a worker, its progress on the datasets page.
     """
     photos = dataset.images.count()
-    queue = photos > settings.DATASET_DELETE_INLINE_MAX
-    if queue:
-        jobs.require_workers()  # refuse before anything changes
+    on_a_worker = photos > settings.DATASET_DELETE_INLINE_MAX
+    if on_a_worker:
+        queue.require_workers()  # refuse before anything changes
     mark_for_deletion(dataset)
-    if queue:
-        from indexing import tasks
-
-        transaction.on_commit(partial(tasks.delete_dataset_task.delay, dataset.pk))
+    if on_a_worker:
+        queue.send_on_commit(queue.DELETE_DATASET, dataset.pk)
         return False
     run_deletion(dataset_id=dataset.pk, queue_rebuild=True)
     return True

@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from indexing.catalog.guards import refuse_if_deleting
 from indexing.models import Dataset, SourceImage
 from indexing.vision.errors import ImageError
 from indexing.vision.formats import identify_raster
@@ -117,8 +118,6 @@ def ingest_files(dataset: Dataset, files: Iterable[tuple[Path, str]], progress=N
 
     DatasetDeleting (storing nothing) for a dataset being deleted.
     """
-    from indexing.pipeline.jobs import refuse_if_deleting  # jobs imports this module
-
     refuse_if_deleting(dataset.pk)
     result = IngestResult()
     for path, split in files:
@@ -142,8 +141,6 @@ def ingest_uploads(*, dataset: Dataset, photos: Iterable[tuple[str, bytes]], spl
 
     DatasetDeleting (storing nothing) for a dataset being deleted.
     """
-    from indexing.pipeline.jobs import refuse_if_deleting
-
     refuse_if_deleting(dataset.pk)
     return sum(ingest_image(dataset, name, data, split)[1] for name, data in photos)
 

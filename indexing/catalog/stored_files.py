@@ -1,10 +1,15 @@
-"""Files in a Django storage, listed and deleted by prefix: local folders and GCS buckets alike."""
+"""Files in a Django storage: a stored photo decoded; files listed and deleted by prefix (local or GCS)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
 from django.core.files.storage import Storage
+from PIL import Image
+
+from indexing.models import SourceImage
+from indexing.vision.errors import ImageError
+from indexing.vision.images import load_image
 
 
 def walk_files(storage: Storage, prefix: str) -> Iterator[str]:
@@ -28,3 +33,12 @@ def delete_files(storage: Storage, names: Iterable[str]) -> int:
             storage.delete(name)
             deleted += 1
     return deleted
+
+
+def decode_stored_image(image: SourceImage) -> Image.Image:
+    try:
+        with image.file.open("rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, OSError) as exc:
+        raise ImageError(f"The stored file of {image} cannot be read: {exc}") from exc
+    return load_image(data, name=f"Image {image.original_name or image.file.name}")

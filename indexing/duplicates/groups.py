@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 from django.db import connection, transaction
 from django.db.models import Count, F, QuerySet
 
+from indexing import queue
 from indexing.catalog import curation
+from indexing.catalog.guards import refuse_if_deleting
 from indexing.duplicates.matching import ALL_TIERS, Match, find_matches, fingerprint_stored_image
 from indexing.models import (
     Dataset,
@@ -24,6 +26,7 @@ from indexing.models import (
     PhotoFingerprint,
     SourceImage,
 )
+from indexing.pipeline import queued
 
 # Any constant: the key of the advisory lock all group writes share.
 _GROUP_LOCK_KEY = 0x44_55_50_47  # "DUPG"
@@ -157,9 +160,7 @@ def recompute_dataset(*, dataset_id: int) -> int:
     decisions stay. Photos without a fingerprint (indexed before this feature) get one now.
     DatasetDeleting for a dataset being deleted (or gone).
     """
-    from indexing.pipeline import jobs
-
-    jobs.refuse_if_deleting(dataset_id)  # DatasetDeleting: its photos are going
+    refuse_if_deleting(dataset_id)  # DatasetDeleting: its photos are going
     dataset = Dataset.objects.get(pk=dataset_id)
     images = list(SourceImage.objects.filter(dataset=dataset).order_by("id"))
     with transaction.atomic():
@@ -183,16 +184,13 @@ def queue_recompute(*, dataset_id: int) -> bool:
     Coalesced (indexing.pipeline.queued): False when a recompute of the dataset already waits for a
     worker. DatasetDeleting for a dataset being deleted.
     """
-    from indexing import tasks
-    from indexing.pipeline import jobs, queued
-
-    jobs.require_workers()
+    queue.require_workers()
     Dataset.objects.get(pk=dataset_id)  # DoesNotExist now, not in the worker
-    jobs.refuse_if_deleting(dataset_id)
+    refuse_if_deleting(dataset_id)
     _, created = queued.queue_once(
         kind=queued.RECOMPUTE_DUPLICATES,
         target=dataset_id,
-        send=lambda queued_id: tasks.recompute_duplicates_task.delay(dataset_id, queued_id),
+        send=lambda queued_id: queue.send(queue.RECOMPUTE_DUPLICATES, dataset_id, queued_id),
     )
     return created
 

@@ -26,6 +26,7 @@ from django.db.models import Q
 from pgvector.django import CosineDistance
 from PIL import Image
 
+from indexing.catalog.stored_files import decode_stored_image
 from indexing.models import Crop, Dataset, NotDuplicatePair, PhotoFingerprint, SourceImage, Tier
 from indexing.vision.errors import ImageError
 from indexing.vision.hashing import perceptual_score, phash_int
@@ -75,8 +76,6 @@ def fingerprint_stored_image(image: SourceImage) -> PhotoFingerprint | None:
     A file that cannot be decoded is logged and skipped (None): it is already a failed
     image, or will be when indexed.
     """
-    from indexing.pipeline.batch import decode_stored_image
-
     try:
         pixels = decode_stored_image(image)
     except ImageError as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import TypeVar
 
 from django.db import connection, transaction
@@ -19,9 +18,10 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from indexing import queue
 from indexing.models import ModelChange
-from indexing.pipeline.jobs import TRANSIENT_ERRORS, require_workers
 from indexing.pipeline.recovery import mark_silent_stale
+from indexing.queue import TRANSIENT_ERRORS, require_workers
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -148,21 +148,10 @@ def recent_changes(limit: int = 5) -> list[ModelChange]:
     return list(ModelChange.objects.order_by("-created")[:limit])
 
 
-def run_change(*, change_id: int, progress: Callable[[ModelChange], None] | None = None) -> ModelChange:
-    """Run (or resume) a change in this process: its kind's runner."""
-    from indexing.model_changes import redetect, reembed
-
-    change = ModelChange.objects.get(pk=change_id)
-    runner = reembed.run_reembed if change.kind == ModelChange.Kind.EMBEDDER else redetect.run_redetect
-    return runner(change_id=change_id, progress=progress)
-
-
 def queue_change(change: ModelChange) -> None:
     """Hand a change to a Celery worker, once the caller's transaction commits."""
-    from indexing import tasks  # the tasks import this module
-
     require_workers()
-    transaction.on_commit(partial(tasks.model_change_task.delay, change.pk))
+    queue.send_on_commit(queue.MODEL_CHANGE, change.pk)
 
 
 def resume_open_change(*, kind: str) -> ModelChange:

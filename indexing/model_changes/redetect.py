@@ -25,10 +25,11 @@ from django.db.models import Max, QuerySet
 from indexing import served_models
 from indexing.ann import builds
 from indexing.catalog import curation
+from indexing.catalog.stored_files import decode_stored_image
 from indexing.duplicates import matching as duplicates
 from indexing.model_changes import lifecycle as model_changes
 from indexing.models import Dataset, ModelChange, SourceImage
-from indexing.pipeline.batch import analyse_batch, decode_stored_image
+from indexing.pipeline.batch import analyse_batch
 from indexing.pipeline.store import AnalysedImage, replace_crops
 from indexing.vision.crops import CropPolicy
 from indexing.vision.detector import Detector, get_detector

@@ -26,10 +26,10 @@ from django.db.models import QuerySet
 from PIL import Image
 
 from indexing.ann import builds
+from indexing.catalog.stored_files import decode_stored_image
 from indexing.model_changes import lifecycle as model_changes
 from indexing.models import Crop, ModelChange, SourceImage, StagedEmbedding
 from indexing.models.duplicates import PhotoFingerprint
-from indexing.pipeline.batch import decode_stored_image
 from indexing.served_models import served_embedder_version
 from indexing.vectors import STORE_LOCK, newest_stored_crop_id
 from indexing.vision.crops import CropPolicy, crop_box, crop_image

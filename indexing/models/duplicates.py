@@ -1,6 +1,6 @@
 """Duplicate photos: each photo's fingerprint, groups of duplicates, and remembered "not duplicates".
 
-Imported by indexing.models, so Django sees these models as the indexing app's.
+Re-exported by indexing.models (the indexing app's models, like every family there).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Model changes: the collection moved to another CLIP (re-embed) or another detector (redetect).
 
-Imported by indexing.models, so Django sees these models as the indexing app's.
+Re-exported by indexing.models (the indexing app's models, like every family there).
 A change runs in the background (indexing.model_changes.reembed, indexing.model_changes.redetect), resumes after
 a crash, and shows its progress on the datasets page. The newest finished re-embed
 names the embedder every query and every new crop uses (indexing.served_models).

@@ -15,6 +15,7 @@ from django.utils import timezone
 from PIL import Image
 
 from indexing import served_models
+from indexing.catalog.stored_files import decode_stored_image
 from indexing.duplicates import hooks as duplicate_ingest
 from indexing.models import SourceImage
 from indexing.pipeline.store import AnalysedImage, store_batch
@@ -23,7 +24,6 @@ from indexing.vision.crops import CropPolicy, PlannedCrop, plan_crops
 from indexing.vision.detector import Detector
 from indexing.vision.embedder import Embedder
 from indexing.vision.errors import ImageError, ModelLoadError
-from indexing.vision.images import load_image
 
 logger = logging.getLogger(__name__)
 
@@ -137,15 +137,6 @@ def analyse(
         outcomes.append((crops, vectors[offset : offset + len(crops)]))
         offset += len(crops)
     return outcomes
-
-
-def decode_stored_image(image: SourceImage) -> Image.Image:
-    try:
-        with image.file.open("rb") as handle:
-            data = handle.read()
-    except (FileNotFoundError, OSError) as exc:
-        raise ImageError(f"The stored file of {image} cannot be read: {exc}") from exc
-    return load_image(data, name=f"Image {image.original_name or image.file.name}")
 
 
 def mark_failed(image: SourceImage, error: str) -> bool:

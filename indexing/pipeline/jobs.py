@@ -12,50 +12,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from functools import partial
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from indexing import queue
 from indexing.ann import builds
+from indexing.catalog.guards import refuse_if_deleting
 from indexing.catalog.ingest import pending_image_ids
 from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, QueuedTask, SourceImage
 from indexing.pipeline import queued
 from indexing.pipeline.batch import BatchResult, process_images
 
 logger = logging.getLogger(__name__)
-
-# Errors worth retrying: the database or broker blinked, not our data. They leave the
-# job running for Celery's retry (indexing.tasks) instead of failing it.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
-
-
-class IndexingUnavailable(RuntimeError):
-    """Work for a Celery worker, with no broker to reach one and eager mode off."""
-
-
-class DatasetDeleting(IndexingUnavailable):
-    """Work asked for a dataset that is being deleted (or is gone): refused before anything changes.
-
-    An IndexingUnavailable, so every entry point that reports one (admin, pages, commands)
-    shows this reason too; the API answers it with 409.
-    """
-
-
-def refuse_if_deleting(dataset_id: int) -> None:
-    """Refuse work for a dataset being deleted. In a transaction, its row stays locked until the
-    caller commits: a deletion starting meanwhile waits, so it never misses the work queued here.
-    """
-    lock = Dataset.objects.select_for_update() if transaction.get_connection().in_atomic_block else Dataset.objects
-    status = lock.filter(pk=dataset_id).values_list("status", flat=True).first()
-    if status is None:
-        raise DatasetDeleting(f"Dataset {dataset_id} has been deleted.")
-    if status == Dataset.Status.DELETING:
-        raise DatasetDeleting(f"Dataset {dataset_id} is being deleted: no indexing, retry or recompute for it.")
-
 
 # --- A job's life, on both paths ------------------------------------------------------
 
@@ -114,7 +86,7 @@ def run_batch(*, job_id: int, image_ids: Sequence[int]) -> tuple[BatchResult, bo
     """
     try:
         result = process_images(image_ids)
-    except TRANSIENT_ERRORS:
+    except queue.TRANSIENT_ERRORS:
         raise
     except Exception as exc:
         fail_job(job_id, f"batch of {len(image_ids)} images failed: {type(exc).__name__}: {exc}")
@@ -200,19 +172,7 @@ def run_job(
     return finish_job(job)
 
 
-# --- On Celery workers -----------------------------------------------------------------
-# The tasks import this module, so it imports them where it sends one.
-
-
-def require_workers() -> None:
-    """Refuse work meant for a worker when there is no broker to reach one (and tasks are not eager)."""
-    # The settings, as /healthz reads them (Celery's conf is a view of the same values).
-    if not settings.CELERY_TASK_ALWAYS_EAGER and not settings.CELERY_BROKER_URL:
-        raise IndexingUnavailable(
-            "Indexing runs on Celery workers, and CELERY_BROKER_URL is not set: set it and start a worker "
-            "(celery -A visualsearch worker -Q gpu,default), or set CELERY_TASK_ALWAYS_EAGER=true to index "
-            "inside this process instead."
-        )
+# --- On Celery workers (sent by name: indexing.queue) ------------------------------------
 
 
 def enqueue_dataset_indexing(dataset: Dataset, split: str | None = None, rebuild_index: bool = True) -> IndexingJob:
@@ -223,16 +183,14 @@ def enqueue_dataset_indexing(dataset: Dataset, split: str | None = None, rebuild
     the caller's transaction commits (at once outside one): a worker that got it earlier
     would find neither the job nor the photos saved with it.
     """
-    from indexing import tasks
-
-    require_workers()
+    queue.require_workers()
     with transaction.atomic():
         refuse_if_deleting(dataset.pk)
         waiting = join_waiting_job(dataset, split)
         if waiting is not None:
             return waiting
         job, _ = create_job(dataset, split)
-        transaction.on_commit(partial(tasks.index_job_task.delay, job.pk, rebuild_index))
+        queue.send_on_commit(queue.INDEX_JOB, job.pk, rebuild_index)
     return job
 
 
@@ -243,8 +201,6 @@ def dispatch_job(*, job_id: int, rebuild_index: bool = True) -> int:
     resumed twice (two index_job_task messages) sends them once. A redelivered dispatch of
     a job already running sends nothing; a job whose dispatch died is resumed once stale.
     """
-    from indexing import tasks
-
     job = IndexingJob.objects.get(pk=job_id)
     now = timezone.now()
     if not IndexingJob.objects.filter(pk=job_id, status=IndexingJob.Status.QUEUED).update(
@@ -259,7 +215,7 @@ def dispatch_job(*, job_id: int, rebuild_index: bool = True) -> int:
             after_job(job, queue_build=True)
         return 0
     for batch in batches:
-        tasks.process_batch_task.delay(job_id, batch, rebuild_index)
+        queue.send(queue.PROCESS_BATCH, job_id, batch, rebuild_index)
     return len(batches)
 
 
@@ -283,10 +239,8 @@ def queue_index_update(*, rebuild: bool = False) -> tuple[QueuedTask, bool]:
     Once the caller commits; coalesced (indexing.pipeline.queued): while one waits for a worker, a
     second request gets it back. Returns (the waiting task, whether this call queued it).
     """
-    from indexing import tasks
-
-    require_workers()
+    queue.require_workers()
     return queued.queue_once(
         kind=queued.INDEX_REBUILD if rebuild else queued.INDEX_UPDATE,
-        send=lambda queued_id: tasks.update_index_task.delay(rebuild=rebuild, queued_id=queued_id),
+        send=lambda queued_id: queue.send(queue.UPDATE_INDEX, rebuild=rebuild, queued_id=queued_id),
     )

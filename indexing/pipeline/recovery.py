@@ -11,13 +11,14 @@ skips photos already done, so nothing is indexed twice.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from indexing import queue
+from indexing.catalog.guards import refuse_if_deleting
 from indexing.models import Dataset, IndexingJob, SourceImage
 from indexing.pipeline import jobs
 
@@ -49,9 +50,9 @@ def retry_failed(*, dataset: Dataset, split: str | None = None) -> IndexingJob |
 
     DatasetDeleting for a dataset being deleted (its photos failed with the deletion's reason).
     """
-    jobs.require_workers()  # refuse before anything changes
+    queue.require_workers()  # refuse before anything changes
     with transaction.atomic():
-        jobs.refuse_if_deleting(dataset.pk)
+        refuse_if_deleting(dataset.pk)
         if not reset_failed(dataset=dataset, split=split):
             return None
         return jobs.enqueue_dataset_indexing(dataset, split)
@@ -59,7 +60,7 @@ def retry_failed(*, dataset: Dataset, split: str | None = None) -> IndexingJob |
 
 def retry_failed_here(*, dataset: Dataset, split: str | None = None, progress=None) -> IndexingJob | None:
     """retry_failed in this process (the ``retry_failed`` command), then the index update."""
-    jobs.refuse_if_deleting(dataset.pk)
+    refuse_if_deleting(dataset.pk)
     if not reset_failed(dataset=dataset, split=split):
         return None
     job, ids = jobs.create_job(dataset, split)
@@ -113,8 +114,8 @@ def resume_job(*, job: IndexingJob, here: bool = False) -> IndexingJob:
     worker took it, and resumed again, is still sent once (jobs.dispatch_job claims it).
     """
     if not here:
-        jobs.require_workers()
-    jobs.refuse_if_deleting(job.dataset_id)
+        queue.require_workers()
+    refuse_if_deleting(job.dataset_id)
     mark_stale_jobs()  # a silent job is resumable now, whatever a page last read
     reopened = IndexingJob.objects.filter(pk=job.pk, status__in=RESUMABLE).update(
         status=IndexingJob.Status.QUEUED, error="", finished=None, heartbeat=timezone.now()
@@ -127,9 +128,7 @@ def resume_job(*, job: IndexingJob, here: bool = False) -> IndexingJob:
         job = jobs.run_job(job, jobs.job_image_ids(job))
         jobs.after_job(job)
         return job
-    from indexing import tasks
-
-    transaction.on_commit(partial(tasks.index_job_task.delay, job.pk, True))
+    queue.send_on_commit(queue.INDEX_JOB, job.pk, True)
     return job
 
 

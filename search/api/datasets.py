@@ -9,8 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from indexing.ann.recall import records as recall_records
+from indexing.ann import served
 from indexing.catalog import deletion, selectors
+from indexing.catalog.guards import DatasetDeleting
 from indexing.models import Dataset, IndexingJob
 from indexing.pipeline import jobs, recovery
 from search.api import serializers as s
@@ -39,7 +40,7 @@ class DatasetIndexView(APIView):
         dataset = get_object_or_404(Dataset, pk=dataset_id)
         try:
             job = jobs.enqueue_dataset_indexing(dataset)  # a job still queued for it is returned (coalesced)
-        except jobs.DatasetDeleting as exc:
+        except DatasetDeleting as exc:
             return refused(exc)
         job.refresh_from_db()
         body = s.IndexingJobSerializer(job, context={"request": request}).data
@@ -53,7 +54,7 @@ class IndexView(APIView):
 
     @extend_schema(responses={200: s.IndexRecallResponse})
     def get(self, request: Request) -> Response:
-        return Response(recall_records.served_summary())
+        return Response(served.served_summary())
 
 
 class IndexRebuildView(APIView):
@@ -97,7 +98,7 @@ class DatasetRetryView(APIView):
         dataset = get_object_or_404(Dataset, pk=dataset_id)
         try:
             job = recovery.retry_failed(dataset=dataset)
-        except jobs.DatasetDeleting as exc:
+        except DatasetDeleting as exc:
             return refused(exc)
         if job is None:
             return Response({"error": "No failed photos to retry."})
@@ -124,7 +125,7 @@ class JobResumeView(APIView):
         job = get_object_or_404(IndexingJob, pk=job_id)
         try:
             job = recovery.resume_job(job=job)  # marks silent jobs stale first
-        except (recovery.NotResumable, jobs.DatasetDeleting) as exc:
+        except (recovery.NotResumable, DatasetDeleting) as exc:
             return refused(exc)
         body = s.IndexingJobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -12,16 +12,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from indexing.catalog.guards import DatasetDeleting
 from indexing.duplicates import groups as duplicate_groups
 from indexing.duplicates import selectors as duplicate_selectors
 from indexing.duplicates.groups import DuplicateReviewError
 from indexing.models import CURATE_CROPS_PERMISSION, Dataset
-from indexing.pipeline.jobs import DatasetDeleting
 from search.api import duplicate_serializers as ds
 from search.api import serializers as s
 from search.api.search import SearchView, validated
 from search.query import same_object
-from search.query.services import CropNotFound
+from search.query.errors import CropNotFound
 from visualsearch.access import sees_details
 
 

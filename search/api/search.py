@@ -15,10 +15,10 @@ from rest_framework.views import APIView, exception_handler
 
 from indexing.catalog import curation
 from indexing.models import CURATE_CROPS_PERMISSION, DELETE_DATASET_PERMISSION, INDEX_PERMISSION
-from indexing.pipeline.jobs import IndexingUnavailable
+from indexing.queue import IndexingUnavailable
 from search.api import serializers as s
-from search.query import photo_queries, services
-from search.query.services import CropNotFound, SearchInputError
+from search.query import photo_queries, services, validation
+from search.query.errors import CropNotFound, SearchInputError
 from search.throttle import SearchRateThrottle
 from visualsearch.access import login_required
 
@@ -196,13 +196,13 @@ class SearchImageView(SearchView):
     )
     def post(self, request: Request) -> Response:
         if "image" in request.FILES:
-            services.check_upload_size(request.FILES["image"].size)
+            validation.check_upload_size(request.FILES["image"].size)
         # Read as is, never copied: copying request.data deep-copies the upload, which fails
         # for one spooled to a temporary file (over FILE_UPLOAD_MAX_MEMORY_SIZE). Labels
         # ("car,person" or repeated fields) are split and counted by the service.
         params = validated(s.SearchImageRequest, request.data)
         found = services.search_image(
-            services.read_upload(params["image"]),
+            validation.read_upload(params["image"]),
             params.get("k"),
             params.get("labels"),
             params.get("min_score"),
@@ -225,10 +225,10 @@ class SearchPhotosView(SearchView):
     )
     def post(self, request: Request) -> Response:
         if "image" in request.FILES:
-            services.check_upload_size(request.FILES["image"].size)
+            validation.check_upload_size(request.FILES["image"].size)
         params = validated(s.SearchPhotosRequest, request.data)
         found = photo_queries.search_photos(
-            services.read_upload(params["image"]),
+            validation.read_upload(params["image"]),
             k=params.get("k"),
             match=params.get("match"),
             labels=params.get("labels"),

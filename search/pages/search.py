@@ -17,13 +17,13 @@ from indexing.catalog import deletion, selectors
 from indexing.model_changes import lifecycle as model_changes
 from indexing.models import DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset
 from indexing.pipeline import recovery
-from indexing.pipeline.jobs import IndexingUnavailable
+from indexing.queue import IndexingUnavailable
 from search import progress
 from search.pages import collection
 from search.pages.forms import SearchForm
-from search.query import collapse, filters, photo_queries, services
+from search.query import collapse, filters, photo_queries, services, validation
+from search.query.errors import CropNotFound, SearchInputError
 from search.query.same_object import same_object_groups
-from search.query.services import CropNotFound, SearchInputError
 from search.throttle import throttle_page
 from visualsearch.access import sees_details
 
@@ -83,7 +83,7 @@ def results(request: HttpRequest) -> HttpResponse:
         fields["collapse"] = fields["has_duplicates"] and not fields["show_copies"]
         if request.method == "POST":
             upload = request.FILES.get("image")
-            data = services.read_upload(upload)
+            data = validation.read_upload(upload)
             context = photo_context(request, data, upload, fields, narrowing)
         else:
             page = services.search_text_page(

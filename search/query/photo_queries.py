@@ -18,8 +18,10 @@ from django.conf import settings
 
 from indexing.models import SourceImage
 from search.query import photos
+from search.query.candidates import search_vectors
 from search.query.errors import SearchInputError
 from search.query.filters import CropFilter, build_filter
+from search.query.services import QueryObject
 from search.query.validation import check_upload_size, validate_k, validate_min_score
 
 MATCH_MODES = ("all", "any")
@@ -71,8 +73,6 @@ def rank_photos(
 
     Ties are broken by image id, so the order is stable.
     """
-    from search.query.services import search_vectors  # the core; services imports this package's modules
-
     per_object = search_vectors(vectors, settings.SEARCH_PHOTO_CANDIDATES, crop_filter, min_score, version=version)
     by_photo: dict[int, dict[int, object]] = {}
     for index, results in enumerate(per_object):
@@ -114,8 +114,6 @@ def search_photos(
     preview_side: int | None = None,
 ) -> PhotoSearch:
     """Photos holding objects like each object of the query photo (``match``: all of them, or any)."""
-    from search.query.services import QueryObject
-
     k, min_score, match = validate_k(k), validate_min_score(min_score), validate_match(match)
     crop_filter = build_filter(labels=labels, datasets=datasets, splits=splits)
     check_upload_size(len(data))

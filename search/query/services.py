@@ -18,31 +18,15 @@ from PIL import Image
 from indexing import served_models
 from search.query import paging, photos, regions
 from search.query.candidates import search_vectors
-from search.query.errors import CropNotFound, PhotoNotSearchable, SearchInputError, UploadTooLarge
+from search.query.errors import CropNotFound
 from search.query.filters import NO_FILTER, build_filter
 from search.query.results import SearchResult, active_crops, to_result, visible
 from search.query.validation import (
-    check_label_count,
     check_upload_size,
-    read_upload,
     validate_k,
-    validate_labels,
     validate_min_score,
     validate_text,
 )
-
-# Errors (search.query.errors) and checks (search.query.validation) live apart; importable from here as before.
-__all__ = [
-    "CropNotFound",
-    "SearchResult",
-    "PhotoNotSearchable",
-    "SearchInputError",
-    "UploadTooLarge",
-    "check_label_count",
-    "check_upload_size",
-    "read_upload",
-    "validate_labels",
-]
 
 
 @dataclass

@@ -120,11 +120,3 @@ def summary(build: IndexBuild | None) -> dict:
         "note": report.get("note", "not measured (built before builds measured their recall)"),
         **EXACT_PATHS,
     }
-
-
-def served_summary() -> dict:
-    """:func:`summary` of the build search serves now."""
-    from indexing.ann.builds import latest_ready_build
-    from indexing.served_models import served_embedder_version
-
-    return summary(latest_ready_build(version=served_embedder_version()))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from indexing.model_changes import lifecycle as model_changes
+from indexing.model_changes import runner
 from indexing.models import ModelChange
-from indexing.pipeline.jobs import IndexingUnavailable
+from indexing.queue import IndexingUnavailable
 from indexing.vision.errors import ModelLoadError
 
 
@@ -39,7 +40,7 @@ class ModelChangeCommand(BaseCommand):
                 self.stdout.write(f"Queued: {describe(change)}")
                 return
             self.stdout.write(f"Running here: {describe(change)}")
-            change = model_changes.run_change(change_id=change.pk, progress=self.progress)
+            change = runner.run_change(change_id=change.pk, progress=self.progress)
         except (model_changes.ChangeRefused, ModelLoadError, IndexingUnavailable) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(describe(change))

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from indexing.catalog import ingest
+from indexing.catalog.guards import DatasetDeleting
 from indexing.duplicates import hooks as duplicate_ingest
 from indexing.models import IndexingJob
 from indexing.pipeline import jobs
@@ -82,7 +83,7 @@ class Command(BaseCommand):
                 job, image_ids = jobs.create_job(dataset, split_name)
             else:
                 job, image_ids = None, []
-        except jobs.DatasetDeleting as exc:
+        except DatasetDeleting as exc:
             raise CommandError(str(exc)) from exc
         if job is None:
             self.stdout.write(f"Nothing new to index: all {len(files)} images are already processed.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from indexing.catalog.guards import DatasetDeleting
 from indexing.duplicates import groups as duplicate_groups
 from indexing.models import Dataset
-from indexing.pipeline.jobs import DatasetDeleting
 
 
 class Command(BaseCommand):

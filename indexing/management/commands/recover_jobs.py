@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from indexing.models import IndexingJob
 from indexing.pipeline import recovery
-from indexing.pipeline.jobs import IndexingUnavailable
+from indexing.queue import IndexingUnavailable
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from indexing.catalog import selectors
 from indexing.models import Dataset
 from indexing.pipeline import recovery
-from indexing.pipeline.jobs import IndexingUnavailable
+from indexing.queue import IndexingUnavailable
 
 
 class Command(BaseCommand):

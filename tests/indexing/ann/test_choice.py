@@ -1,5 +1,5 @@
 """The ANN chooser: fastest configuration meeting the recall target and memory budget,
-judged on the table bench/ann.py measured and the code ships (indexing/ann_table.json)."""
+judged on the table bench/ann.py measured and the code ships (indexing/ann/ann_table.json)."""
 
 from __future__ import annotations
 
@@ -81,11 +81,11 @@ def test_a_recall_that_reaches_the_target_only_by_sampling_luck_does_not_count()
 def test_default_targets_are_met_at_a_million_without_warning(settings, caplog):
     settings.ANN_INDEX_KIND, settings.ANN_RECALL_TARGET, settings.ANN_MAX_INDEX_MEMORY = "auto", 0.95, "8GB"
     with caplog.at_level(logging.WARNING):
-        config = ann.choose_config(1_000_000)
+        config = ann_choice.choose_config(1_000_000)
     row = row_for(1_000_000, config)
     assert row["recall_in_dist"] >= 0.95 and row["bytes_per_vector"] * 1_000_000 <= 8e9
     assert config.factory != "Flat"  # exact search at 1M is slower than some row that meets 0.95
-    assert ann.choose_kind(1_000_000) == config.factory
+    assert ann_choice.choose_kind(1_000_000) == config.factory
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
@@ -123,9 +123,9 @@ def test_a_budget_nothing_fits_warns_and_picks_the_smallest(caplog):
 
 def test_small_collections_use_exact_search_and_a_forced_kind_wins(settings):
     settings.ANN_INDEX_KIND = "auto"
-    assert ann.choose_config(5_000) == ann.IndexConfig("Flat")
+    assert ann_choice.choose_config(5_000) == ann.IndexConfig("Flat")
     settings.ANN_INDEX_KIND = "HNSW16"
-    assert ann.choose_config(5_000_000) == ann.IndexConfig("HNSW16")
+    assert ann_choice.choose_config(5_000_000) == ann.IndexConfig("HNSW16")
 
 
 def test_ivf_list_count_scales_with_the_collection():

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from indexing.catalog import ingest
+from indexing.catalog.stored_files import decode_stored_image
 from indexing.duplicates import groups as duplicate_groups
 from indexing.duplicates import matching as duplicates
 from indexing.duplicates.groups import DuplicateReviewError
@@ -19,7 +20,6 @@ from indexing.models import (
     SourceImage,
     Tier,
 )
-from indexing.pipeline.batch import decode_stored_image
 from tests.duplicate_photos import altered
 from tests.factories import make_crop, make_dataset, unit_vectors
 

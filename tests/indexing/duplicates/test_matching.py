@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from indexing.catalog import ingest
+from indexing.catalog.stored_files import decode_stored_image
 from indexing.duplicates import matching as duplicates
 from indexing.duplicates.matching import find_matches
 from indexing.models import NotDuplicatePair, SourceImage, Tier
-from indexing.pipeline.batch import decode_stored_image
 from tests.duplicate_photos import altered
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
 

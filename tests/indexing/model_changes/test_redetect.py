@@ -13,7 +13,7 @@ from indexing import served_models
 from indexing.ann import builds
 from indexing.catalog.consistency import check_consistency, index_ids
 from indexing.model_changes import lifecycle as model_changes
-from indexing.model_changes import redetect
+from indexing.model_changes import redetect, runner
 from indexing.models import Crop, ModelChange
 from search.query import services
 
@@ -92,7 +92,7 @@ def test_a_redetect_that_stopped_resumes_where_it_stopped(indexed_demo, retraine
     assert "the worker died" in listed[0]["error"]
     assert "worker died" not in Client().get("/api/model-changes").json()[0]["error"]  # staff only
 
-    resumed = model_changes.run_change(change_id=model_changes.resume_open_change(kind=change.kind).pk)
+    resumed = runner.run_change(change_id=model_changes.resume_open_change(kind=change.kind).pk)
     assert (resumed.status, resumed.processed) == (ModelChange.Status.DONE, 6)
     # The same weights find the same objects: each photo's crops were replaced once, not added twice.
     assert Crop.objects.count() == count_before

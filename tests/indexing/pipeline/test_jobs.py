@@ -7,6 +7,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from indexing import queue
 from indexing.models import IndexBuild, IndexingJob, SourceImage
 from indexing.pipeline import jobs
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
@@ -55,9 +56,9 @@ def test_a_worker_queues_the_build_as_a_task_of_its_own(finished_job, django_cap
 def test_without_a_worker_indexing_is_refused_with_what_to_set(no_worker):
     dataset = make_dataset()
     make_image(dataset)
-    with pytest.raises(jobs.IndexingUnavailable, match="CELERY_BROKER_URL.*CELERY_TASK_ALWAYS_EAGER"):
+    with pytest.raises(queue.IndexingUnavailable, match="CELERY_BROKER_URL.*CELERY_TASK_ALWAYS_EAGER"):
         jobs.enqueue_dataset_indexing(dataset)
-    with pytest.raises(jobs.IndexingUnavailable):
+    with pytest.raises(queue.IndexingUnavailable):
         jobs.queue_index_update(rebuild=True)
     assert not IndexingJob.objects.exists() and not IndexBuild.objects.exists()
 

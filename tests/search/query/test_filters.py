@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 from indexing.ann import builds
 from indexing.served_models import served_embedder_version
 from search.query import services
+from search.query.errors import SearchInputError
 from search.query.filters import CropFilter, build_filter
-from search.query.services import SearchInputError
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
 
 

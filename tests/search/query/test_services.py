@@ -9,7 +9,7 @@ from indexing.ann import builds
 from indexing.models import Crop, SourceImage
 from indexing.served_models import served_embedder_version
 from search.query import services
-from search.query.services import SearchInputError
+from search.query.errors import CropNotFound, SearchInputError
 from tests.search.conftest import index_files
 
 
@@ -60,7 +60,7 @@ def test_deactivated_crops_are_never_returned(indexed, use_build):
     vector = np.asarray(crop.embedding, dtype=np.float32)
     results = services.search_vectors(vector[None, :], 50, None, None, version=served_embedder_version())[0]
     assert crop.pk not in {r.crop_id for r in results}
-    with pytest.raises(services.CropNotFound):
+    with pytest.raises(CropNotFound):
         services.get_crop(crop.pk)
 
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from search.query.services import SearchInputError, validate_labels
+from search.query.errors import SearchInputError
+from search.query.validation import validate_labels
 from tests.factories import png_bytes
 
 MANY = 600_000
