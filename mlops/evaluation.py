@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexing.vision.checksums import file_sha256
-from indexing.vision.mlflow_weights import is_mlflow_uri
-from indexing.vision.weights import resolve_weights
+from indexing.vision.weights.checksums import file_sha256
+from indexing.vision.weights.mlflow import is_mlflow_uri
+from indexing.vision.weights.resolve import resolve_weights
 from indexing.vision.yolov5_env import full_checkpoint_loading, prepare_yolov5, restore_torch_determinism
 from mlops.tracking import client, get_or_create_experiment
 from mlops.training import class_names, load_data_files, tracked_run

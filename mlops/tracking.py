@@ -1,4 +1,4 @@
-"""MLflow experiments and the UI server, over the store ``indexing.vision.mlflow_store`` configures.
+"""MLflow experiments and the UI server, over the store ``indexing.vision.weights.mlflow_store`` configures.
 
 Where the store is (``tracking_uri``) and the client live in that module, below
 indexing, because the detector fetches its weights from MLflow too.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from indexing.vision.mlflow_store import client, configure_mlflow, sqlite_path, tracking_uri
+from indexing.vision.weights.mlflow_store import client, configure_mlflow, sqlite_path, tracking_uri
 
 logger = logging.getLogger(__name__)
 

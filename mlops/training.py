@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from indexing.vision.checksums import WeightsFile
-from indexing.vision.weights import resolve_weights
+from indexing.vision.weights.checksums import WeightsFile
+from indexing.vision.weights.resolve import resolve_weights
 from indexing.vision.yolov5_env import full_checkpoint_loading, prepare_yolov5, restore_torch_determinism
 from mlops.tracking import client, get_or_create_experiment
 from mlops.training_log import MlflowEpochLogger, log_inputs, log_results, log_weights, register_best

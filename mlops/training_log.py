@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexing.vision.checksums import file_sha256
-from indexing.vision.mlflow_weights import CHECKSUM_TAGS
+from indexing.vision.weights.checksums import file_sha256
+from indexing.vision.weights.mlflow import CHECKSUM_TAGS
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

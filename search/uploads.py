@@ -14,7 +14,7 @@ comes after a 2 GB upload was already written to disk. Instead:
   it passes MAX_UPLOAD_BYTES, whatever the Content-Length said.
 * The search endpoints take a few small fields beside their photo: a body without a
   photo (JSON, a urlencoded form) over SEARCH_MAX_BODY_BYTES is refused by its
-  Content-Length, unread, and the API's parsers read at most that much (search/api/search.py);
+  Content-Length, unread, and the API's parsers read at most that much (search/api/base.py);
   a multipart search whose fields beside the photo pass FORM_FIELDS_ALLOWANCE is refused
   before any view looks at them. Parsed, a body costs ~20 times its size in objects.
 

@@ -125,7 +125,7 @@ def real_models(settings, yolov5n_weights: Path, test_clip_dir: Path):
 @pytest.fixture
 def reachable_sources(monkeypatch) -> None:
     """Download hosts "answer" the pre-download check; the fetch itself is the test's own stand-in."""
-    from indexing.vision import downloads
+    from indexing.vision.weights import downloads
 
     monkeypatch.setattr(downloads, "_reason_unreachable", lambda url: "")
 

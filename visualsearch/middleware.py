@@ -18,8 +18,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from indexing.vision.downloads import SourceUnreachable
 from indexing.vision.errors import ModelLoadError
+from indexing.vision.weights.downloads import SourceUnreachable
 from visualsearch.db.timeouts import is_timeout, limited
 
 logger = logging.getLogger(__name__)

@@ -397,7 +397,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Only for DRF's own throttles, should one be added: ours identify clients in visualsearch/access.py.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
-    "EXCEPTION_HANDLER": "search.api.search.api_exception_handler",
+    "EXCEPTION_HANDLER": "search.api.base.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "VisualSearch API",
@@ -405,7 +405,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema and docs follow SEARCH_REQUIRE_AUTH like every other read path.
-    "SERVE_PERMISSIONS": ["search.api.search.SearchPermission"],
+    "SERVE_PERMISSIONS": ["search.api.base.SearchPermission"],
     # Swagger UI and ReDoc from the app's own static files (drf-spectacular-sidecar): no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

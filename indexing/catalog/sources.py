@@ -20,9 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
-from indexing.vision.downloads import SourceUnreachable, require_reachable, stream_to_file
 from indexing.vision.errors import ImageError
 from indexing.vision.formats import identify_raster
+from indexing.vision.weights.downloads import SourceUnreachable, require_reachable, stream_to_file
 
 # images.cocodataset.org is an S3 bucket whose https certificate is S3's, not its own
 # name's: the same files are fetched over https through S3's path-style address.

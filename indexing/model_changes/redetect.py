@@ -34,7 +34,7 @@ from indexing.pipeline.store import AnalysedImage, replace_crops
 from indexing.vision.crops import CropPolicy
 from indexing.vision.detector import Detector, get_detector
 from indexing.vision.errors import ImageError
-from indexing.vision.weights import configured_weights_spec
+from indexing.vision.weights.resolve import configured_weights_spec
 
 logger = logging.getLogger(__name__)
 

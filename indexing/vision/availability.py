@@ -11,9 +11,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from indexing.vision.downloads import YOLOV5_RELEASES_URL, download_problem, hub_endpoint
-from indexing.vision.mlflow_weights import is_mlflow_uri, mlflow_server_problem, spec_from_settings
-from indexing.vision.weights import looks_like_path, official_cache_dir
+from indexing.vision.weights.downloads import YOLOV5_RELEASES_URL, download_problem, hub_endpoint
+from indexing.vision.weights.mlflow import is_mlflow_uri, mlflow_server_problem, spec_from_settings
+from indexing.vision.weights.resolve import looks_like_path, official_cache_dir
 
 
 def detector_problem() -> str:

@@ -21,11 +21,11 @@ import torch
 from django.conf import settings
 from PIL import Image
 
-from indexing.vision.checksums import WeightsFile
 from indexing.vision.device import choose_device
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.loading import ModelsBySource
-from indexing.vision.weights import configured_weights_spec, resolve_detector_weights
+from indexing.vision.weights.checksums import WeightsFile
+from indexing.vision.weights.resolve import configured_weights_spec, resolve_detector_weights
 from indexing.vision.yolov5_env import fix_checkpoint_model, make_checkpoints_loadable
 
 logger = logging.getLogger(__name__)

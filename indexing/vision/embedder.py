@@ -19,9 +19,9 @@ from django.conf import settings
 from PIL import Image
 
 from indexing.vision.device import choose_device
-from indexing.vision.downloads import hub_endpoint, require_reachable
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.loading import ModelsBySource
+from indexing.vision.weights.downloads import hub_endpoint, require_reachable
 
 if TYPE_CHECKING:
     from transformers import CLIPModel, CLIPProcessor

@@ -14,8 +14,9 @@ from indexing.catalog import deletion, selectors
 from indexing.catalog.guards import DatasetDeleting
 from indexing.models import Dataset, IndexingJob
 from indexing.pipeline import jobs, recovery
-from search.api import serializers as s
-from search.api.search import CanDeleteDatasets, CanIndexDatasets, SearchView
+from search.api.base import CanDeleteDatasets, CanIndexDatasets, SearchView
+from search.api.serializers import datasets as s
+from search.api.serializers.common import ErrorResponse
 
 
 def refused(exc: Exception) -> Response:
@@ -35,7 +36,7 @@ class DatasetIndexView(APIView):
 
     permission_classes = [CanIndexDatasets]
 
-    @extend_schema(request=None, responses={202: s.IndexingJobSerializer, 409: s.ErrorResponse, 503: s.ErrorResponse})
+    @extend_schema(request=None, responses={202: s.IndexingJobSerializer, 409: ErrorResponse, 503: ErrorResponse})
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
         try:
@@ -65,7 +66,7 @@ class IndexRebuildView(APIView):
 
     permission_classes = [CanIndexDatasets]
 
-    @extend_schema(request=None, responses={202: s.IndexRebuildResponse, 503: s.ErrorResponse})
+    @extend_schema(request=None, responses={202: s.IndexRebuildResponse, 503: ErrorResponse})
     def post(self, request: Request) -> Response:
         task, created = jobs.queue_index_update(rebuild=True)
         body = {"queued": "full index build", "id": task.pk, "coalesced": not created}
@@ -77,7 +78,7 @@ class DatasetView(APIView):
 
     permission_classes = [CanDeleteDatasets]
 
-    @extend_schema(request=None, responses={200: s.DeletionResponse, 202: s.DeletionResponse, 503: s.ErrorResponse})
+    @extend_schema(request=None, responses={200: s.DeletionResponse, 202: s.DeletionResponse, 503: ErrorResponse})
     def delete(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
         if deletion.request_deletion(dataset=dataset):
@@ -92,7 +93,7 @@ class DatasetRetryView(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: s.ErrorResponse, 202: s.IndexingJobSerializer, 409: s.ErrorResponse, 503: s.ErrorResponse},
+        responses={200: ErrorResponse, 202: s.IndexingJobSerializer, 409: ErrorResponse, 503: ErrorResponse},
     )
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
@@ -108,7 +109,7 @@ class DatasetRetryView(APIView):
 
 
 class JobView(SearchView):
-    @extend_schema(responses={200: s.IndexingJobSerializer, 404: s.ErrorResponse})
+    @extend_schema(responses={200: s.IndexingJobSerializer, 404: ErrorResponse})
     def get(self, request: Request, job_id: int) -> Response:
         recovery.mark_stale_jobs_if_due()  # a dead worker's job reads "stale", not "running"
         job = get_object_or_404(IndexingJob, pk=job_id)
@@ -120,7 +121,7 @@ class JobResumeView(APIView):
 
     permission_classes = [CanIndexDatasets]
 
-    @extend_schema(request=None, responses={202: s.IndexingJobSerializer, 409: s.ErrorResponse})
+    @extend_schema(request=None, responses={202: s.IndexingJobSerializer, 409: ErrorResponse})
     def post(self, request: Request, job_id: int) -> Response:
         job = get_object_or_404(IndexingJob, pk=job_id)
         try:

@@ -17,9 +17,9 @@ from indexing.duplicates import groups as duplicate_groups
 from indexing.duplicates import selectors as duplicate_selectors
 from indexing.duplicates.groups import DuplicateReviewError
 from indexing.models import CURATE_CROPS_PERMISSION, Dataset
-from search.api import duplicate_serializers as ds
-from search.api import serializers as s
-from search.api.search import SearchView, validated
+from search.api.base import SearchView, validated
+from search.api.serializers import duplicates as ds
+from search.api.serializers.common import ErrorResponse
 from search.query import same_object
 from search.query.errors import CropNotFound
 from visualsearch.access import sees_details
@@ -53,7 +53,7 @@ class GroupListView(ReviewView):
 
 
 class GroupView(ReviewView):
-    @extend_schema(responses={200: ds.DuplicateGroupSerializer, 404: s.ErrorResponse})
+    @extend_schema(responses={200: ds.DuplicateGroupSerializer, 404: ErrorResponse})
     def get(self, request: Request, group_id: int) -> Response:
         group = duplicate_selectors.group_for_review(group_id)
         if group is None:
@@ -62,7 +62,7 @@ class GroupView(ReviewView):
 
 
 class KeepView(ReviewView):
-    @extend_schema(request=ds.KeepRequest, responses={200: ds.DuplicateGroupSerializer, 404: s.ErrorResponse})
+    @extend_schema(request=ds.KeepRequest, responses={200: ds.DuplicateGroupSerializer, 404: ErrorResponse})
     def post(self, request: Request, group_id: int) -> Response:
         image_id = validated(ds.KeepRequest, request.data)["image_id"]
         try:
@@ -73,7 +73,7 @@ class KeepView(ReviewView):
 
 
 class NotDuplicatesView(ReviewView):
-    @extend_schema(request=None, responses={200: ds.CountResponse, 404: s.ErrorResponse})
+    @extend_schema(request=None, responses={200: ds.CountResponse, 404: ErrorResponse})
     def post(self, request: Request, group_id: int) -> Response:
         try:
             pairs = duplicate_groups.not_duplicates(group_id=group_id)
@@ -90,7 +90,7 @@ class ResolveView(ReviewView):
 
 
 class RecomputeView(ReviewView):
-    @extend_schema(request=None, responses={202: None, 409: s.ErrorResponse, 503: s.ErrorResponse})
+    @extend_schema(request=None, responses={202: None, 409: ErrorResponse, 503: ErrorResponse})
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
         try:
@@ -102,7 +102,7 @@ class RecomputeView(ReviewView):
 
 
 class SameObjectView(SearchView):
-    @extend_schema(responses={200: ds.SameObjectResponse, 404: s.ErrorResponse})
+    @extend_schema(responses={200: ds.SameObjectResponse, 404: ErrorResponse})
     def get(self, request: Request, crop_id: int) -> Response:
         groups = same_object.same_object_groups(crop_id)
         if groups is None:

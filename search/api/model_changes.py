@@ -9,8 +9,8 @@ from rest_framework.response import Response
 
 from indexing.model_changes import lifecycle as model_changes
 from indexing.models import ModelChange
-from search.api.search import SearchView
-from search.api.serializers import asked_by_staff
+from search.api.base import SearchView
+from search.api.serializers.common import asked_by_staff
 
 CHANGE_ERROR_FOR_PUBLIC = "The model change stopped; an administrator can see why (manage.py reembed --status)."
 

@@ -1,128 +1,19 @@
-"""The DRF API: thin views over search.query.services and indexing's jobs, curation and selectors."""
+"""The search endpoints: thin views over search.query.services (text, image, photos, a crop, similar crops)."""
 
 from __future__ import annotations
 
-import io
-
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import permissions, status
-from rest_framework.exceptions import APIException
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework import permissions
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView, exception_handler
 
 from indexing.catalog import curation
-from indexing.models import CURATE_CROPS_PERMISSION, DELETE_DATASET_PERMISSION, INDEX_PERMISSION
-from indexing.queue import IndexingUnavailable
-from search.api import serializers as s
+from search.api.base import BoundedFormParser, BoundedJSONParser, CanCurateCrops, SearchView, validated
+from search.api.serializers import queries as s
+from search.api.serializers.common import ErrorResponse
 from search.query import photo_queries, services, validation
-from search.query.errors import CropNotFound, SearchInputError
-from search.throttle import SearchRateThrottle
-from visualsearch.access import login_required
-
-
-class SearchPermission(permissions.BasePermission):
-    """Open to read unless SEARCH_REQUIRE_AUTH is on (the rule pages and media follow too)."""
-
-    def has_permission(self, request, view) -> bool:
-        return not login_required(request.user)
-
-
-class ModelPermission(permissions.BasePermission):
-    """A user holding ``perm`` (directly, by group, or as superuser); staff status alone is not enough."""
-
-    perm = ""
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm(self.perm))
-
-
-class CanCurateCrops(ModelPermission):
-    perm = CURATE_CROPS_PERMISSION
-
-
-class CanIndexDatasets(ModelPermission):
-    perm = INDEX_PERMISSION
-
-
-class CanDeleteDatasets(ModelPermission):
-    perm = DELETE_DATASET_PERMISSION
-
-
-class BodyTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-
-
-def read_bounded(stream, limit: int) -> bytes:
-    """At most ``limit`` bytes of ``stream``; BodyTooLarge, unparsed, as soon as there are more.
-
-    The Content-Length was checked already (search.uploads); this holds when there was none
-    to check or it was wrong, so nothing larger than the limit is ever handed to a parser.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := stream.read(limit + 1 - size):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"The request body is over {limit:,} bytes (SEARCH_MAX_BODY_BYTES).")
-    return b"".join(chunks)
-
-
-class BoundedJSONParser(JSONParser):
-    """JSON of at most SEARCH_MAX_BODY_BYTES (a text search's is a few hundred bytes)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        data = read_bounded(stream, settings.SEARCH_MAX_BODY_BYTES) if stream is not None else b""
-        return super().parse(io.BytesIO(data), media_type, parser_context)
-
-
-class BoundedFormParser(FormParser):
-    """A urlencoded form of at most SEARCH_MAX_BODY_BYTES."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        data = read_bounded(stream, settings.SEARCH_MAX_BODY_BYTES) if stream is not None else b""
-        return super().parse(io.BytesIO(data), media_type, parser_context)
-
-
-class SearchView(APIView):
-    permission_classes = [SearchPermission]
-    throttle_classes = [SearchRateThrottle]
-
-
-def first_message(detail) -> str:
-    """The first human message in a DRF error detail (dict / list / string)."""
-    if isinstance(detail, dict):
-        field, value = next(iter(detail.items()))
-        message = first_message(value)
-        return message if field in ("non_field_errors", "detail") else f"{field}: {message}"
-    if isinstance(detail, list) and detail:
-        return first_message(detail[0])
-    return str(detail)
-
-
-def api_exception_handler(exc, context):
-    """Every error as JSON ``{"error": "...", "details": ...}``; our input errors as 400/413."""
-    if isinstance(exc, SearchInputError):
-        return Response({"error": str(exc)}, status=exc.status)
-    if isinstance(exc, CropNotFound):
-        return Response({"error": str(exc)}, status=status.HTTP_404_NOT_FOUND)
-    if isinstance(exc, IndexingUnavailable):  # no broker, no eager mode: says what to set
-        return Response({"error": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-    response = exception_handler(exc, context)
-    if response is not None:
-        detail = exc.detail if isinstance(exc, APIException) else response.data
-        response.data = {"error": first_message(detail), "details": detail}
-    return response
-
-
-def validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+from search.query.errors import CropNotFound
 
 
 def filters_of(data: dict) -> dict:
@@ -154,7 +45,7 @@ def text_response(data: dict) -> Response:
 class SearchTextView(SearchView):
     parser_classes = [BoundedJSONParser, BoundedFormParser]
 
-    @extend_schema(request=s.SearchTextRequest, responses={200: s.SearchTextResponse, 400: s.ErrorResponse})
+    @extend_schema(request=s.SearchTextRequest, responses={200: s.SearchTextResponse, 400: ErrorResponse})
     def post(self, request: Request) -> Response:
         return text_response(validated(s.SearchTextRequest, request.data))
 
@@ -174,7 +65,7 @@ class SearchTextCompatView(SearchTextView):
             OpenApiParameter("min_score", float),
             OpenApiParameter("offset", int),
         ],
-        responses={200: s.SearchTextResponse, 400: s.ErrorResponse},
+        responses={200: s.SearchTextResponse, 400: ErrorResponse},
     )
     def get(self, request: Request) -> Response:
         data = {key: request.query_params.get(key) for key in ("query", "k", "min_score", "offset")}
@@ -192,7 +83,7 @@ class SearchImageView(SearchView):
 
     @extend_schema(
         request={"multipart/form-data": s.SearchImageRequest},
-        responses={200: s.SearchImageResponse, 400: s.ErrorResponse, 413: s.ErrorResponse, 422: s.ErrorResponse},
+        responses={200: s.SearchImageResponse, 400: ErrorResponse, 413: ErrorResponse, 422: ErrorResponse},
     )
     def post(self, request: Request) -> Response:
         if "image" in request.FILES:
@@ -221,7 +112,7 @@ class SearchPhotosView(SearchView):
 
     @extend_schema(
         request={"multipart/form-data": s.SearchPhotosRequest},
-        responses={200: s.SearchPhotosResponse, 400: s.ErrorResponse, 413: s.ErrorResponse, 422: s.ErrorResponse},
+        responses={200: s.SearchPhotosResponse, 400: ErrorResponse, 413: ErrorResponse, 422: ErrorResponse},
     )
     def post(self, request: Request) -> Response:
         if "image" in request.FILES:
@@ -240,11 +131,11 @@ class SearchPhotosView(SearchView):
 
 
 class CropView(SearchView):
-    @extend_schema(responses={200: s.SearchResultSerializer, 404: s.ErrorResponse})
+    @extend_schema(responses={200: s.SearchResultSerializer, 404: ErrorResponse})
     def get(self, request: Request, crop_id: int) -> Response:
         return Response(s.SearchResultSerializer(services.get_crop(crop_id)).data)
 
-    @extend_schema(request=s.CropActiveRequest, responses={200: s.SearchResultSerializer, 404: s.ErrorResponse})
+    @extend_schema(request=s.CropActiveRequest, responses={200: s.SearchResultSerializer, 404: ErrorResponse})
     def patch(self, request: Request, crop_id: int) -> Response:
         """Curation: deactivate or reactivate a crop (indexing.change_crop)."""
         data = validated(s.CropActiveRequest, request.data)
@@ -260,7 +151,7 @@ class CropView(SearchView):
 
 
 class SimilarView(SearchView):
-    @extend_schema(parameters=[s.SimilarRequest], responses={200: s.SimilarResponse, 404: s.ErrorResponse})
+    @extend_schema(parameters=[s.SimilarRequest], responses={200: s.SimilarResponse, 404: ErrorResponse})
     def get(self, request: Request, crop_id: int) -> Response:
         params = validated(s.SimilarRequest, request.query_params)
         results = services.similar_to_crop(crop_id, params.get("k"))

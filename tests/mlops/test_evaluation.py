@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from indexing.vision.checksums import file_sha256
+from indexing.vision.weights.checksums import file_sha256
 from indexing.vision.yolov5_env import full_checkpoint_loading
 from mlops.evaluation import evaluate_detector
 from tests.mlflow_run import Trained, tracking_uri_of

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from indexing.vision.checksums import WeightsError, file_sha256
+from indexing.vision.weights.checksums import WeightsError, file_sha256
 from mlops.tracking import get_or_create_experiment
 from mlops.training import (
     TrainConfig,

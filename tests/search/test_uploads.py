@@ -16,7 +16,7 @@ from PIL import Image
 from rest_framework.parsers import JSONParser
 
 from indexing.models import SourceImage
-from search.api.search import BodyTooLarge, BoundedJSONParser
+from search.api.base import BodyTooLarge, BoundedJSONParser
 from tests.factories import png_bytes
 
 LIMIT = 100_000

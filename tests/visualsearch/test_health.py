@@ -66,7 +66,7 @@ def test_healthz_says_which_model_is_missing_at_once(client, admin_client, setti
     """No local weights and a model hub that does not answer: named in /healthz, no load, no wait."""
     import time
 
-    from indexing.vision import downloads
+    from indexing.vision.weights import downloads
 
     downloads.forget_verdicts()
     settings.DETECTOR_WEIGHTS = str(tmp_path / "missing" / "best.pt")

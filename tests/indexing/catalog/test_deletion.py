@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -14,59 +12,11 @@ from indexing.ann import builds
 from indexing.ann import faiss_index as ann
 from indexing.catalog import deletion
 from indexing.catalog.consistency import check_consistency, index_ids
-from indexing.catalog.stored_files import walk_files
-from indexing.models import Crop, Dataset, IndexingJob, SourceImage, crop_file_name
-from tests.factories import make_crop, make_dataset, make_image, png_bytes, unit_vectors
+from indexing.models import Crop, Dataset, IndexingJob, SourceImage
+from tests.factories import make_dataset, make_image
+from tests.indexing.catalog.conftest import searched_datasets, stored_under
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def own_storage(settings, tmp_path):
-    """Media and index folders of this test alone: the consistency check sees every file in them."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.INDEX_ROOT = tmp_path / "indexes"
-
-
-def make_collection(name: str, images: int, seed: int) -> Dataset:
-    """A dataset of photos with two crops each, crop files included, as the pipeline leaves them."""
-    dataset = make_dataset(name)
-    vectors = iter(unit_vectors(images * 2, seed=seed))
-    for number in range(images):
-        image = make_image(dataset, seed=seed * 100 + number)
-        for index in range(2):
-            name_in_storage = default_storage.save(crop_file_name(image, index), ContentFile(png_bytes()))
-            make_crop(image, next(vectors), file=name_in_storage)
-        SourceImage.objects.filter(pk=image.pk).update(status=SourceImage.Status.DONE)
-    return dataset
-
-
-def searched_datasets(kept: Dataset) -> set[str]:
-    """The datasets of every crop "more like" one of ``kept``'s, through the served FAISS build."""
-    from search.query import services
-    from search.query.index_cache import index_holder
-
-    index_holder.reset()
-    crop = Crop.objects.filter(image__dataset=kept).first()
-    results = services.similar_to_crop(crop.pk, k=50)
-    # Every other crop of its own dataset is found, whatever else is.
-    assert (
-        sum(result.dataset == str(kept) for result in results) == Crop.objects.filter(image__dataset=kept).count() - 1
-    )
-    return {result.dataset for result in results}
-
-
-def stored_under(dataset_id: int) -> list[str]:
-    return [name for prefix in deletion.dataset_prefixes(dataset_id) for name in walk_files(default_storage, prefix)]
-
-
-@pytest.fixture
-def two_datasets(settings):
-    kept, doomed = make_collection("kept", 3, seed=1), make_collection("doomed", 5, seed=2)
-    builds.publish_build()
-    settings.SEARCH_INDEX_CHECK_SECONDS = 0
-    assert searched_datasets(kept) == {str(kept), str(doomed)}  # before: both answer
-    return kept, doomed
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("own_storage")]
 
 
 def test_deleting_a_dataset_removes_its_rows_files_and_index_ids_and_keeps_the_others(
@@ -170,76 +120,6 @@ def test_the_api_deletes_with_the_delete_permission_only(two_datasets, django_ca
     assert client.delete(f"/api/datasets/{doomed.pk}").status_code == 404
 
 
-def test_the_admin_delete_page_goes_through_the_service(two_datasets, admin_client, django_capture_on_commit_callbacks):
-    kept, doomed = two_datasets
-    with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(f"/admin/indexing/dataset/{doomed.pk}/delete/", {"post": "yes"})
-    assert response.status_code == 302
-    assert not Dataset.objects.filter(pk=doomed.pk).exists()
-    assert stored_under(doomed.pk) == []
-    ids = set(index_ids(builds.load_build(builds.latest_ready_build())).tolist())
-    assert ids == set(Crop.objects.values_list("pk", flat=True))
-    response = admin_client.get("/admin/indexing/dataset/")
-    assert b"delete_selected" not in response.content and b"delete_with_files" in response.content
-
-
-def test_an_admin_delete_whose_file_deletion_fails_keeps_rows_and_files_consistent(
-    two_datasets, admin_client, django_capture_on_commit_callbacks, monkeypatch
-):
-    kept, doomed = two_datasets
-    from django.core.files.storage import FileSystemStorage
-
-    real_delete, calls = FileSystemStorage.delete, []
-
-    def flaky_delete(storage, name):  # media storage fails after a few files (a bucket that stops answering)
-        if name.startswith(("images/", "crops/")):
-            calls.append(name)
-            if len(calls) > 3:
-                raise OSError("storage unavailable")
-        real_delete(storage, name)
-
-    monkeypatch.setattr(FileSystemStorage, "delete", flaky_delete)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(f"/admin/indexing/dataset/{doomed.pk}/delete/", {"post": "yes"})
-    assert response.status_code == 302
-    assert len(calls) > 3  # files were being deleted when the storage failed
-    # The rows went (committed) before any file: no row names a missing file, the kept dataset is whole.
-    assert not Dataset.objects.filter(pk=doomed.pk).exists()
-    report = check_consistency()
-    assert report.rows_without_files == []
-    assert set(report.files_without_rows) and all(f"/{doomed.pk}/" in name for name in report.files_without_rows)
-    # The files left over are the deleted dataset's, under its prefixes: the next sweep takes them.
-    monkeypatch.setattr(FileSystemStorage, "delete", real_delete)
-    deletion.sweep(doomed.pk)
-    assert stored_under(doomed.pk) == [] and check_consistency().ok
-
-
-def test_an_admin_delete_that_fails_inside_its_transaction_deletes_no_file(two_datasets, admin_client, monkeypatch):
-    kept, doomed = two_datasets
-    before = stored_under(doomed.pk)
-
-    def fail(**kwargs):
-        raise RuntimeError("the index build failed")
-
-    monkeypatch.setattr(deletion, "refresh_served_index", fail)
-    with pytest.raises(RuntimeError):
-        admin_client.post(f"/admin/indexing/dataset/{doomed.pk}/delete/", {"post": "yes"})
-    # The admin's transaction rolled back: the rows are back, and so is every file they name.
-    assert Dataset.objects.filter(pk=doomed.pk).exists() and doomed.images.count() == 5
-    assert stored_under(doomed.pk) == before and check_consistency().ok
-
-
-def test_the_command_names_a_dataset_by_name_and_version(two_datasets):
-    kept, doomed = two_datasets
-    call_command("delete_dataset", "doomed:version_1")
-    assert list(Dataset.objects.values_list("name", flat=True)) == ["kept"]
-    with pytest.raises(Exception, match="There is no dataset"):
-        call_command("delete_dataset", "doomed:version_1")
-
-
-# --- End to end: a real Celery worker on Redis ----------------------------------------
-
-
 @pytest.fixture
 def worker_env(worker_env, settings):
     """The worker writes where this test's own_storage points (not the session's shared folders)."""
@@ -301,27 +181,3 @@ def test_end_to_end_a_worker_deletes_a_dataset_and_the_collection_stays_consiste
 
     # What CI asks of every end-to-end run: nothing left over, nothing missing.
     call_command("check_consistency")  # raises SystemExit(1) when anything is wrong
-
-
-def test_the_datasets_page_gives_staff_a_delete_button_and_shows_a_deletion_in_progress(
-    two_datasets, client, django_capture_on_commit_callbacks
-):
-    kept, doomed = two_datasets
-    assert b"Delete dataset" not in client.get("/datasets").content
-    assert client.post(f"/datasets/{doomed.pk}/delete").status_code == 403
-    user = User.objects.create_user("deleter", password="x" * 12, is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="delete_dataset"))
-    client.force_login(user)
-    page = client.get("/datasets").content.decode()
-    assert page.count("Delete dataset") == 2 and f'action="/datasets/{doomed.pk}/delete"' in page
-
-    # A deletion stopped after 2 of its 5 photos: the page says how far it got, and offers no button.
-    deletion.mark_for_deletion(doomed)
-    deletion.delete_images(list(doomed.images.order_by("id").values_list("id", flat=True)[:2]))
-    page = client.get("/datasets").content.decode()
-    assert "Deleting: 3 of 5 photos left" in page and page.count("Delete dataset") == 1
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/datasets/{doomed.pk}/delete", follow=True)
-    assert f"Deleted {doomed}." in response.content.decode()
-    assert not Dataset.objects.filter(pk=doomed.pk).exists() and stored_under(doomed.pk) == []

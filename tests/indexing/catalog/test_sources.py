@@ -182,7 +182,7 @@ def test_a_download_host_that_does_not_answer_fails_at_once_with_the_offline_set
     import time
 
     from indexing.catalog.sources import DownloadSourceUnreachable, fetch_verified_file
-    from indexing.vision import downloads
+    from indexing.vision.weights import downloads
 
     for name in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(name, raising=False)

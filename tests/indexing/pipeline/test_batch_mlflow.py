@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from indexing.vision.checksums import file_sha256
 from indexing.vision.detector import reset_detector
+from indexing.vision.weights.checksums import file_sha256
 from tests.mlflow_run import Trained
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from indexing.vision.checksums import file_sha256
 from indexing.vision.detector import Detector, get_detector, reset_detector
 from indexing.vision.errors import ModelLoadError
+from indexing.vision.weights.checksums import file_sha256
 from tests.mlflow_run import Trained
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def test_detector_serves_mlflow_weights_downloaded_once(
 
     uri = f"runs:/{trained.run_id}/weights/best.pt"
     best_sha256 = trained.client.get_run(trained.run_id).data.tags["best_sha256"]
-    caplog.set_level(logging.INFO, logger="indexing.vision.mlflow_weights")
+    caplog.set_level(logging.INFO, logger="indexing.vision.weights.mlflow")
 
     # The 1-epoch 160 px model is barely trained: a low threshold still exercises the whole path.
     detector = Detector(weights=uri, confidence=0.001, max_detections=5, image_size=160)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from indexing.vision.checksums import WeightsError, WeightsFile, file_sha256, verify
-from indexing.vision.downloads import SourceUnreachable, download_problem
-from indexing.vision.mlflow_store import client, tracking_uri
+from indexing.vision.weights.checksums import WeightsError, WeightsFile, file_sha256, verify
+from indexing.vision.weights.downloads import SourceUnreachable, download_problem
+from indexing.vision.weights.mlflow_store import client, tracking_uri
 
 logger = logging.getLogger(__name__)
 

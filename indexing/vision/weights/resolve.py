@@ -18,10 +18,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from indexing.vision.checksums import WeightsError, WeightsFile, official_checksum, verify
-from indexing.vision.downloads import YOLOV5_RELEASES_URL, require_reachable
-from indexing.vision.mlflow_weights import is_mlflow_uri, require_mlflow_server, resolve_mlflow, weights_from_env
-from indexing.vision.official_weights import download_official
+from indexing.vision.weights.checksums import WeightsError, WeightsFile, official_checksum, verify
+from indexing.vision.weights.downloads import YOLOV5_RELEASES_URL, require_reachable
+from indexing.vision.weights.mlflow import is_mlflow_uri, require_mlflow_server, resolve_mlflow, weights_from_env
+from indexing.vision.weights.official import download_official
 
 
 def configured_weights_spec() -> str:

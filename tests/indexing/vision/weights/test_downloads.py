@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from indexing.vision import downloads
-from indexing.vision.downloads import SourceUnreachable, require_reachable
+from indexing.vision.weights import downloads
+from indexing.vision.weights.downloads import SourceUnreachable, require_reachable
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from indexing.vision.checksums import WeightsError, file_sha256
-from indexing.vision.mlflow_weights import fetch_mlflow_weights, weights_from_env
+from indexing.vision.weights.checksums import WeightsError, file_sha256
+from indexing.vision.weights.mlflow import fetch_mlflow_weights, weights_from_env
 from tests.mlflow_run import Trained, tracking_uri_of
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def test_weights_are_fetched_once_and_refetched_when_tampered(
     uri = f"runs:/{trained.run_id}/weights/best.pt"
     expected = file_sha256(trained.best)
     with override_settings(MLFLOW_TRACKING_URI=tracking_uri_of(trained), MODEL_CACHE_DIR=tmp_path):
-        caplog.set_level(logging.INFO, logger="indexing.vision.mlflow_weights")
+        caplog.set_level(logging.INFO, logger="indexing.vision.weights.mlflow")
         path = fetch_mlflow_weights(uri)
         assert path.is_relative_to(tmp_path / "mlflow") and file_sha256(path) == expected
         assert "downloaded" in caplog.text

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import indexing.vision.official_weights as official
-import indexing.vision.weights as weights
-from indexing.vision.checksums import OFFICIAL_SHA256, file_sha256
+import indexing.vision.weights.official as official
+import indexing.vision.weights.resolve as weights
 from indexing.vision.errors import ModelLoadError
-from indexing.vision.official_weights import RELEASE_URL
-from indexing.vision.weights import resolve_detector_weights
+from indexing.vision.weights.checksums import OFFICIAL_SHA256, file_sha256
+from indexing.vision.weights.official import RELEASE_URL
+from indexing.vision.weights.resolve import resolve_detector_weights
 from mlops.training import resolve_initial_weights
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from indexing.vision.checksums import file_sha256
 from indexing.vision.detector import Detector
 from indexing.vision.errors import ModelLoadError
-from indexing.vision.weights import resolve_detector_weights
+from indexing.vision.weights.checksums import file_sha256
+from indexing.vision.weights.resolve import resolve_detector_weights
 
 YOLOV5N_SHA256 = "4f180cf23ba0717ada0badd6c685026d73d48f184d00fc159c2641284b2ac0a3"
 
@@ -97,14 +97,14 @@ def test_missing_local_file_is_a_clear_error(tmp_path) -> None:
 
 def test_failed_download_names_the_setting(settings, tmp_path, monkeypatch) -> None:
     # Stand in for the network's answer: the host answers, the download itself fails.
-    import indexing.vision.official_weights
-    import indexing.vision.weights
+    import indexing.vision.weights.official
+    import indexing.vision.weights.resolve
 
     def unreachable(url, dest, *args, **kwargs):
         raise ConnectionError("github.com unreachable")
 
-    monkeypatch.setattr(indexing.vision.weights, "require_reachable", lambda *args: None)
-    monkeypatch.setattr(indexing.vision.official_weights, "stream_to_file", unreachable)
+    monkeypatch.setattr(indexing.vision.weights.resolve, "require_reachable", lambda *args: None)
+    monkeypatch.setattr(indexing.vision.weights.official, "stream_to_file", unreachable)
     settings.MODEL_CACHE_DIR = tmp_path
     with pytest.raises(ModelLoadError, match="could not be downloaded.*set DETECTOR_WEIGHTS to a local .pt file"):
         resolve_detector_weights("yolov5s.pt")
@@ -115,9 +115,9 @@ def test_an_mlflow_server_that_does_not_answer_fails_at_once(settings, monkeypat
     import socket
     import time
 
-    from indexing.vision import downloads
     from indexing.vision.availability import detector_problem
-    from indexing.vision.downloads import SourceUnreachable
+    from indexing.vision.weights import downloads
+    from indexing.vision.weights.downloads import SourceUnreachable
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -2,7 +2,7 @@
 
 A checkpoint is a pickle: loading one runs whatever code it carries. Official names
 (``yolov5s.pt``) are downloaded from the YOLOv5 v7.0 release and kept only when their
-sha256 is the one listed in ``indexing.vision.checksums.OFFICIAL_SHA256``.
+sha256 is the one listed in ``indexing.vision.weights.checksums.OFFICIAL_SHA256``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import logging
 import os
 from pathlib import Path
 
-from indexing.vision.checksums import OFFICIAL_SHA256, WeightsError, official_checksum
-from indexing.vision.downloads import stream_to_file
+from indexing.vision.weights.checksums import OFFICIAL_SHA256, WeightsError, official_checksum
+from indexing.vision.weights.downloads import stream_to_file
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Request and response shapes of the API (also the OpenAPI schema), one module per part of it."""
