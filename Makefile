@@ -19,7 +19,7 @@ HOST ?= 127.0.0.1
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8000
 
-.PHONY: install demo screenshot test lint redis services browser nginx stop-db clean
+.PHONY: install demo screenshot test lint docs redis services browser nginx stop-db clean
 
 $(INSTALLED):
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ demo:
 # in Debian's chromium: docs/images/search-results.png.
 screenshot: install browser
 	$(PY) manage.py screenshot
+
+# The guide in docs/ as a static site in site/; --strict: a broken link or anchor fails it.
+docs: install
+	$(VENV)/bin/mkdocs build --strict
 
 stop-db:
 	DEBUG=true $(PY) manage.py embedded_db stop
