@@ -61,7 +61,7 @@ def gcs_storages(*, project: str = "test-project") -> dict:
     return {
         "default": {
             "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
-            # Public media: the emulator's anonymous client cannot sign URLs (see README, "Media on GCS").
+            # Public media: the emulator's anonymous client cannot sign URLs (docs/deployment.md, GCS).
             "OPTIONS": {"bucket_name": MEDIA_BUCKET, "project_id": project, "querystring_auth": False},
         },
         "indexes": {

@@ -156,12 +156,28 @@ def search_parts(index: faiss.Index) -> tuple:
 
 
 def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` (scores, ids) per query; missing neighbours have id -1."""
+    """Top-``k`` (scores, ids) per query; missing neighbours have id -1.
+
+    An HNSW's beam (efSearch) is tuned for the first page; FAISS returns at most about that
+    many neighbours whatever ``k`` asks, so a deeper fetch (a filter widening, a deep page)
+    would stop at the beam's reach. For ``k`` past efSearch this one call searches with a
+    beam of ``k`` (per-call parameters: the shared index is never changed under other threads).
+    """
     # One query at a time is faster single-threaded: OpenMP start-up costs more than it saves,
     # and a web process serves many requests at once anyway.
     faiss.omp_set_num_threads(settings.ANN_SEARCH_THREADS)
     queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-    return index.search(queries, k)
+    return index.search(queries, k, params=_wide_enough(index, k))
+
+
+def _wide_enough(index: faiss.Index, k: int) -> faiss.SearchParameters | None:
+    """Per-call HNSW parameters with efSearch >= ``k`` when the index's own beam is narrower (else None)."""
+    refine, hnsw, _ = search_parts(index)
+    if hnsw is None or refine is not None or hnsw.hnsw.efSearch >= k:
+        return None  # refined HNSW indexes are not built by the chooser; their beam stays as tuned
+    params = faiss.SearchParametersHNSW()
+    params.efSearch = int(k)
+    return params
 
 
 def remove_ids(index: faiss.Index, ids: np.ndarray) -> int:

@@ -173,8 +173,8 @@ class Crop(models.Model):
         ]
         # No pgvector ANN index on the embedding: FAISS serves every approximate search, and
         # PostgreSQL ranks exactly the few rows FAISS does not hold yet (search.query.candidates).
-        # Maintaining an HNSW index cut the store step's throughput (bench/store.py, README
-        # "Scaling"), and its scans drop rows under filters (pgvector 0.6 has no iterative scan).
+        # Maintaining an HNSW index cut the store step's throughput (bench/store.py, docs/benchmarks.md
+        # "Search and store at 1M crops"), and its scans drop rows under filters (pgvector 0.6 has no iterative scan).
 
     def __str__(self) -> str:
         return f"{self.label} #{self.pk}"

@@ -3,7 +3,7 @@
 One transaction per batch: the pending images are locked, every crop row goes in
 with one binary COPY (indexing.vectors.copy_crop_rows), and the images are marked
 done in one UPDATE. bench/store.py measured it against the per-image ORM path it
-replaced (README, "Scaling"). Crop files are written first under deterministic
+replaced (docs/scaling.md). Crop files are written first under deterministic
 names, so a crash before the commit leaves files that the retry overwrites rather
 than duplicates.
 """

@@ -128,7 +128,7 @@ def search_faiss(
         if len(passing) >= k or fetch >= ntotal or below_floor:
             return Ranked(best_rows(survivors, k, crop_filter, min_score, work))
         # A wider fetch that brought no more ids than the last: the index's search settings reach
-        # no further (an IVF probes the same lists for any k; an HNSW's reach grows with k).
+        # no further (an IVF probes the same lists for any k; an HNSW's beam widens to k: ann.search).
         reached = int((ids[0] >= 0).sum())
         reached_all, reached_before = reached <= reached_before, reached
         if reached_all or rounds >= work.max_rounds or fetch >= allowance:

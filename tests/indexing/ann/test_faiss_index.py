@@ -63,3 +63,14 @@ def test_config_round_trips_and_rejects_unknown_knobs():
     assert ann.IndexConfig.from_dict({"factory": "Flat"}) == ann.IndexConfig("Flat")
     with pytest.raises(ValueError, match="nprobes"):
         ann.IndexConfig("IVF1024,SQ8", {"nprobes": 16})
+
+
+def test_a_deep_hnsw_fetch_returns_every_neighbour_asked_for_past_the_tuned_beam(vectors):
+    """FAISS stops an HNSW search at about efSearch neighbours; a deeper fetch widens the beam for itself."""
+    ids = np.arange(len(vectors))
+    index = ann.make_index(vectors, ids, ann.IndexConfig("HNSW16", {"efSearch": 16}))
+    scores, found = ann.search(index, vectors[:1], 1500)
+    assert int((found >= 0).sum()) == 1500
+    assert list(scores[0]) == sorted(scores[0], reverse=True)
+    # The shared index keeps its tuned beam for every other search.
+    assert ann.search_params(index) == {"efSearch": 16}

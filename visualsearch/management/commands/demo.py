@@ -115,7 +115,7 @@ def gunicorn_command(host: str, port: str) -> list[str]:
     """The production server with the container's settings (docker/gunicorn.conf.py), bound here.
 
     2 workers x 4 threads: under 200 concurrent text searches on loopback, runserver
-    refused connections where gunicorn answered every one (README).
+    refused connections where gunicorn answered every one (docs/benchmarks.md, "The demo's server").
     """
     return [
         sys.executable,
@@ -197,7 +197,7 @@ def coco_images_beside(annotations: Path) -> Path:
     return annotations.parent.parent / "images" / split
 
 
-# A cosine never reaches this: the semantic duplicate tier is off (README "Duplicates").
+# A cosine never reaches this: the semantic duplicate tier is off (docs/curation.md, "Duplicates").
 SEMANTIC_OFF = 2.0
 
 
