@@ -25,7 +25,7 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 # The last commit of main before the subpackages (issue 22): its migrations made every deployed database.
-OLD_HEAD = "b06054da1b7ab1b6bd3cad3dd2b4c4ab0e89b9c7"
+OLD_HEAD = "b06054dd6f329bac90ff435b9b50a73aa79913c0"
 DATABASE = f"vs_old_head_{os.getpid()}"
 
 FILL = """
