@@ -6,6 +6,7 @@ import sys
 
 
 def main() -> None:
+    # Unless named: development when DEBUG is true, else production (visualsearch/settings/__init__.py).
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visualsearch.settings")
     if sys.argv[1:2] in (["demo"], ["screenshot"]):
         # The demo (and the README's screenshot of it) is a development server on this machine:

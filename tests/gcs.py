@@ -57,7 +57,7 @@ def emulator(log_path: Path) -> Iterator[str]:
 
 
 def gcs_storages(*, project: str = "test-project") -> dict:
-    """STORAGES as settings.py writes them for a bucket (GS_BUCKET_NAME, GS_INDEX_BUCKET_NAME set)."""
+    """STORAGES as visualsearch/settings/storage.py writes them for a bucket (GS_BUCKET_NAME, GS_INDEX_BUCKET_NAME)."""
     return {
         "default": {
             "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",

@@ -6,6 +6,7 @@ from logging.config import dictConfig
 from celery import Celery
 from celery.signals import setup_logging
 
+# Unless named: development when DEBUG is true, else production (visualsearch/settings/__init__.py).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visualsearch.settings")
 
 app = Celery("visualsearch")

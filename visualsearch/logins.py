@@ -1,6 +1,6 @@
 """Login lockout (django-axes): what a locked-out client reads.
 
-Settings (visualsearch/settings.py): LOGIN_FAILURE_LIMIT failed logins from one client
+Settings (visualsearch/settings/search.py): LOGIN_FAILURE_LIMIT failed logins from one client
 lock it out for LOGIN_LOCKOUT_SECONDS, on the site's login and the admin's alike. The
 client is the address visualsearch.access.client_ip reads (TRUSTED_PROXY_COUNT), the same
 identity the search throttle counts by, so a forged X-Forwarded-For gains nothing.

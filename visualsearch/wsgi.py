@@ -2,5 +2,6 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+# Unless named: development when DEBUG is true, else production (visualsearch/settings/__init__.py).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visualsearch.settings")
 application = get_wsgi_application()

@@ -117,7 +117,7 @@ print(storages["indexes"].save("indexes/probe.faiss", ContentFile(b"index")))
 
 
 def test_the_settings_for_a_bucket_put_media_and_private_index_files_where_they_say():
-    """settings.py itself (GS_BUCKET_NAME, GS_INDEX_BUCKET_NAME), read by a fresh process, against the emulator."""
+    """The settings themselves (GS_BUCKET_NAME, GS_INDEX_BUCKET_NAME), read by a fresh process, against the emulator."""
     import subprocess
     import sys
 

@@ -34,6 +34,8 @@ def production_env(**overrides: str) -> dict[str, str]:
 
 
 def subprocess_env(env: dict[str, str], drop: tuple[str, ...] = ()) -> dict[str, str]:
+    # Without pytest's DJANGO_SETTINGS_MODULE (the test settings): manage.py chooses as a deployment's does.
+    drop = (*drop, "DJANGO_SETTINGS_MODULE")
     return {key: value for key, value in {**os.environ, **env}.items() if key not in drop}
 
 

@@ -1,0 +1,54 @@
+"""The models: YOLOv5 detector, crop policy, CLIP, and the MLflow store that may serve weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from visualsearch.settings.environment import VAR_DIR, env
+
+# --- Models -------------------------------------------------------------------
+# "auto" picks cuda when torch sees a GPU, else cpu.
+MODEL_DEVICE = env("MODEL_DEVICE", default="auto")
+MODEL_CACHE_DIR = Path(env("MODEL_CACHE_DIR", default=str(VAR_DIR / "models")))
+# Before a model or dataset download, one connection to its host is tried with this timeout
+# (seconds); an unreachable source fails at once with the settings that avoid the download.
+DOWNLOAD_CHECK_TIMEOUT = env.float("DOWNLOAD_CHECK_TIMEOUT", default=3.0)
+# How long that answer is remembered, so requests in a process without its models fail fast.
+DOWNLOAD_CHECK_CACHE_SECONDS = env.float("DOWNLOAD_CHECK_CACHE_SECONDS", default=60.0)
+
+# The product's classes, matched by name against the detector's class names.
+DETECTOR_CLASSES = env.list(
+    "DETECTOR_CLASSES",
+    default=["person", "car", "cell phone", "laptop", "book", "handbag", "sports ball"],
+)
+# A local .pt path, an official checkpoint name (yolov5n/s/m/l/x.pt, downloaded once from the
+# YOLOv5 v7.0 release), or an MLflow URI (runs:/<run_id>/weights/best.pt, models:/<name>/<version>,
+# models:/<name>@<alias>); MLFLOW_RUN_ID overrides a value that is not an MLflow URI.
+DETECTOR_WEIGHTS = env("DETECTOR_WEIGHTS", default="yolov5s.pt")
+# Expected sha256 of the weights; empty = a SHA256SUMS file beside them, the official list or an MLflow run's record.
+DETECTOR_WEIGHTS_SHA256 = env("DETECTOR_WEIGHTS_SHA256", default="")
+# Weights whose sha256 matches nothing known (DETECTOR_WEIGHTS_SHA256, a SHA256SUMS file beside
+# them, an official YOLOv5 release asset, an MLflow run's record) are refused: unpickling runs any
+# code inside. True loads them anyway, with a warning (your own checkpoints; better: pin them).
+DETECTOR_ALLOW_UNVERIFIED_WEIGHTS = env.bool("DETECTOR_ALLOW_UNVERIFIED_WEIGHTS", default=False)
+DETECTOR_CONFIDENCE = env.float("DETECTOR_CONFIDENCE", default=0.25)
+DETECTOR_IOU = env.float("DETECTOR_IOU", default=0.45)
+DETECTOR_IMAGE_SIZE = env.int("DETECTOR_IMAGE_SIZE", default=640)
+DETECTOR_MAX_DETECTIONS = env.int("DETECTOR_MAX_DETECTIONS", default=100)
+DETECTOR_BATCH_SIZE = env.int("DETECTOR_BATCH_SIZE", default=8)
+
+# Crop policy (see indexing/vision/crops.py).
+CROP_PADDING = env.float("CROP_PADDING", default=0.1)
+CROP_MIN_SIDE = env.int("CROP_MIN_SIDE", default=32)
+CROP_MAX_ASPECT = env.float("CROP_MAX_ASPECT", default=4.0)
+CROP_MIN_AREA_FRACTION = env.float("CROP_MIN_AREA_FRACTION", default=0.001)
+
+# CLIP: a hub id or a local directory written by save_pretrained.
+CLIP_MODEL = env("CLIP_MODEL", default="openai/clip-vit-base-patch32")
+CLIP_BATCH_SIZE = env.int("CLIP_BATCH_SIZE", default=32)
+EMBEDDING_DIM = 512
+
+# --- MLflow -------------------------------------------------------------------
+MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", default="")
+MLFLOW_EXPERIMENT_ID = env("MLFLOW_EXPERIMENT_ID", default="")
+MLFLOW_RUN_ID = env("MLFLOW_RUN_ID", default="")
