@@ -264,6 +264,7 @@ DETECTOR_TILE_MAX_BOX = env.float("DETECTOR_TILE_MAX_BOX", default=0.5)
 DETECTOR_VIEW_CONFIDENCE = env.float("DETECTOR_VIEW_CONFIDENCE", default=0.1)
 DETECTOR_MERGE_IOU = env.float("DETECTOR_MERGE_IOU", default=0.55)
 DETECTOR_MERGED_CONFIDENCE = env.float("DETECTOR_MERGED_CONFIDENCE", default=0.25)
+DETECTOR_SINGLE_VIEW_CONFIDENCE = env.float("DETECTOR_SINGLE_VIEW_CONFIDENCE", default=1.0)  # > 1: never alone
 DETECTOR_SLICE_WHEN = env("DETECTOR_SLICE_WHEN", default="always")  # always | uncertain
 
 # Crop policy (see indexing/vision/crops.py).

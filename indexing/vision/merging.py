@@ -5,7 +5,8 @@ object. Its confidence is the mean over the views that could have found it (a vi
 that covers it and missed it counts 0), and its box the confidence-weighted mean of
 the views' boxes (weighted box fusion). A box only one of two views sees is thus
 halved: it survives only when that view is sure, and two half-sure views together
-keep an object neither keeps alone.
+keep an object neither keeps alone. With single_confidence, a box one view alone
+scores that high is kept too (what plain detection keeps, plus what the views agree on).
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ def fuse(found: Sequence[tuple[View, np.ndarray]], config: SlicingConfig, max_de
         box = cluster.fused_box()
         covering = sum(1 for index, view in enumerate(views) if index in cluster.members or covers(view, box, config))
         confidence = sum(float(r[4]) for r in cluster.members.values()) / max(covering, 1)
+        best = max(float(r[4]) for r in cluster.members.values())
         if confidence >= config.confidence:
             merged.append([*box.tolist(), confidence, cluster.label])
+        elif best >= config.single_confidence:  # one view sure enough on its own
+            merged.append([*box.tolist(), best, cluster.label])
     merged.sort(key=lambda r: -r[4])
     return np.array(merged[:max_detections], dtype=np.float64).reshape(-1, 6)

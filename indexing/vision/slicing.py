@@ -61,6 +61,7 @@ class SlicingConfig:
     view_confidence: float = 0.1  # each view's boxes down to this confidence go into the merge
     merge_iou: float = 0.55  # same-class boxes of different views at least this IoU are one object
     confidence: float = 0.25  # the merged confidence a box needs
+    single_confidence: float = 1.0  # ... or the confidence one view alone needs (above 1: never enough)
     # "always": every photo gets every view; "uncertain": the extra views only for photos whose
     # full frame has a box between view_confidence and confidence (the others cannot gain from them)
     when: str = "always"
@@ -79,6 +80,7 @@ class SlicingConfig:
             view_confidence=settings.DETECTOR_VIEW_CONFIDENCE,
             merge_iou=settings.DETECTOR_MERGE_IOU,
             confidence=settings.DETECTOR_MERGED_CONFIDENCE,
+            single_confidence=settings.DETECTOR_SINGLE_VIEW_CONFIDENCE,
             when=settings.DETECTOR_SLICE_WHEN,
         )
 
@@ -101,7 +103,9 @@ class SlicingConfig:
                 f"t{self.tile_size}o{self.tile_overlap:g}m{self.tile_min_photo_side}"
                 f"i{self.tile_image_size}b{self.tile_max_box:g}"
             )
-        parts.append(f"v{self.view_confidence:g}u{self.merge_iou:g}c{self.confidence:g}{self.when[0]}")
+        parts.append(
+            f"v{self.view_confidence:g}u{self.merge_iou:g}c{self.confidence:g}s{self.single_confidence:g}{self.when[0]}"
+        )
         return "+" + "-".join(parts)
 
 
@@ -151,7 +155,8 @@ def detect_views(detector: Detector, array: np.ndarray, config: SlicingConfig) -
 
 def is_uncertain(rows: np.ndarray, config: SlicingConfig) -> bool:
     """Whether the full frame has a box another view could confirm (or it could lose)."""
-    return bool(((rows[:, 4] >= config.view_confidence) & (rows[:, 4] < config.confidence)).any())
+    sure = min(config.confidence, config.single_confidence)
+    return bool(((rows[:, 4] >= config.view_confidence) & (rows[:, 4] < sure)).any())
 
 
 def _run_views(detector: Detector, array: np.ndarray, views: list[View], config: SlicingConfig):

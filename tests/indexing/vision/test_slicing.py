@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,10 @@ def test_merge_averages_over_the_views_that_could_see_a_box() -> None:
     # Seen by one view only: the other covered it and missed, so its confidence is halved.
     once = fuse([(full, np.array([[300.0, 100, 400, 200, 0.45, 0]])), (mirror, np.zeros((0, 6)))], config, 100)
     assert len(once) == 0
+    # ... unless one view alone is sure enough (single_confidence): what plain detection keeps stays.
+    sure = replace(config, single_confidence=0.4)
+    kept = fuse([(full, np.array([[300.0, 100, 400, 200, 0.45, 0]])), (mirror, np.zeros((0, 6)))], sure, 100)
+    assert kept[:, 4].tolist() == [0.45]
     # Another class at the same place is another object.
     other = fuse([(full, both[0]), (mirror, np.array([[102.0, 100, 202, 200, 0.6, 2]]))], config, 100)
     assert sorted(other[:, 5].tolist()) == [2.0]
