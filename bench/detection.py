@@ -52,7 +52,20 @@ def configurations() -> dict[str, tuple[dict, SlicingConfig]]:
             SlicingConfig(tile_size=384, tile_overlap=0.25, tile_min_photo_side=0, tile_image_size=640),
         ),
         "tiles 2x2 @352": ({}, SlicingConfig(tile_size=384, tile_min_photo_side=0, tile_image_size=352)),
-        "flip": ({}, SlicingConfig(flip=True, view_confidence=0.1, confidence=0.2)),
+        "flip 640": ({}, SlicingConfig(flip=True, view_confidence=0.1, confidence=0.2)),
+        # what --sweep picked on half A (docs/detection.md)
+        "flip 512 uncertain": (
+            {},
+            SlicingConfig(
+                flip=True,
+                flip_image_size=512,
+                view_confidence=0.1,
+                merge_iou=0.5,
+                confidence=0.25,
+                single_confidence=0.25,
+                when="uncertain",
+            ),  # fmt: skip
+        ),
         "default (settings)": ({}, chosen),
     }
 

@@ -37,7 +37,7 @@ FAMILIES = {  # name -> which cached views it is
     "tiles": lambda v: v.tile,
 }
 CANDIDATE_VIEWS = [("full", "flip"), ("full", "flip512"), ("full", "flip448"), ("full", "s512"), ("full", "s832"),
-                   ("full", "flip512", "s512"), ("full", "tiles")]  # fmt: skip
+                   ("full", "tiles")]  # fmt: skip
 
 
 def views_of(size: tuple[int, int]) -> list[View]:
@@ -58,7 +58,7 @@ def sweep(detector: Detector, images, truth, sizes, policy, halves, cache_file: 
     raw = _candidate(("full",), 0.25, 0.55, 0.25, 1.01, "always", *context)
     rows = []
     for families, view_conf, merge_iou, conf, single, when in itertools.product(
-        CANDIDATE_VIEWS, (0.05, 0.1, 0.15), (0.5, 0.6), (0.15, 0.2, 0.25), (0.25, 1.01), ("always", "uncertain")
+        CANDIDATE_VIEWS, (0.05, 0.1), (0.5,), (0.15, 0.2, 0.25), (0.25, 1.01), ("always", "uncertain")
     ):
         if view_conf < conf:
             rows.append(_candidate(families, view_conf, merge_iou, conf, single, when, *context))
