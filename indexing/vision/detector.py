@@ -24,6 +24,8 @@ from PIL import Image
 from indexing.vision.device import choose_device
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.loading import ModelsBySource
+from indexing.vision.merging import fuse
+from indexing.vision.slicing import SlicingConfig, detect_views
 from indexing.vision.weights.checksums import WeightsFile
 from indexing.vision.weights.resolve import configured_weights_spec, resolve_detector_weights
 from indexing.vision.yolov5_env import fix_checkpoint_model, make_checkpoints_loadable
@@ -59,6 +61,7 @@ class Detector:
         max_detections: int | None = None,
         batch_size: int | None = None,
         expected_sha256: str | None = None,
+        slicing: SlicingConfig | None = None,
     ) -> None:
         started = time.perf_counter()
         self.confidence = settings.DETECTOR_CONFIDENCE if confidence is None else confidence
@@ -78,8 +81,11 @@ class Detector:
         self.image_size = math.ceil((image_size or settings.DETECTOR_IMAGE_SIZE) / self.stride) * self.stride
         #: model class id -> product label, only for the configured classes
         self.classes: dict[int, str] = map_classes(classes or settings.DETECTOR_CLASSES, self.model.names)
-        # Stored on every Crop: which weights found it (file name or MLflow run artifact, and checksum).
-        self.version = self.weights.version
+        #: the views beside the full frame (flip, scales, tiles); plain detection when none
+        self.slicing = SlicingConfig.from_settings() if slicing is None else slicing
+        # Stored on every Crop: which weights found it (file name or MLflow run artifact, and checksum)
+        # and how (the slicing tag): another setting is another version, so changing it is a redetect.
+        self.version = self.weights.version + self.slicing.tag()
         logger.info(
             "Loaded detector %s from %s on %s in %.1f s",
             self.version,
@@ -95,6 +101,8 @@ class Detector:
         image gets the same detections alone as inside any batch: a photo uploaded
         as a query is seen exactly as it was when it was indexed.
         """
+        if self.slicing.enabled:
+            return [self._detect_sliced(image) for image in images]
         results: list[list[Detection] | None] = [None] * len(images)
         by_shape: dict[tuple[int, int], list[int]] = {}
         for position, image in enumerate(images):
@@ -105,6 +113,15 @@ class Detector:
                 for position, found in zip(chunk, self._detect_batch([images[p] for p in chunk]), strict=True):
                     results[position] = found
         return results  # type: ignore[return-value]
+
+    def _detect_sliced(self, image: Image.Image) -> list[Detection]:
+        """One photo through all its views (indexing.vision.slicing), merged; boxes clipped to the photo."""
+        array = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+        rows = fuse(detect_views(self, array, self.slicing), self.slicing, self.max_detections)
+        width, height = image.size
+        rows[:, [0, 2]] = rows[:, [0, 2]].clip(0, width)
+        rows[:, [1, 3]] = rows[:, [1, 3]].clip(0, height)
+        return [self._detection(row) for row in rows.tolist()]
 
     def _input_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
         height, width = self._scaled(shape)

@@ -36,6 +36,22 @@ DETECTOR_IOU = env.float("DETECTOR_IOU", default=0.45)
 DETECTOR_IMAGE_SIZE = env.int("DETECTOR_IMAGE_SIZE", default=640)
 DETECTOR_MAX_DETECTIONS = env.int("DETECTOR_MAX_DETECTIONS", default=100)
 DETECTOR_BATCH_SIZE = env.int("DETECTOR_BATCH_SIZE", default=8)
+# Extra views for small objects (indexing/vision/slicing.py, measured in docs/detection.md): a
+# mirrored full frame, full frames at other input sizes, overlapping tiles; merged by
+# indexing/vision/merging.py. They are part of the detector version: changing one is a redetect.
+DETECTOR_FLIP = env.bool("DETECTOR_FLIP", default=False)
+DETECTOR_FLIP_IMAGE_SIZE = env.int("DETECTOR_FLIP_IMAGE_SIZE", default=0)  # 0 = DETECTOR_IMAGE_SIZE
+DETECTOR_SCALES = [int(size) for size in env.list("DETECTOR_SCALES", default=[])]
+DETECTOR_TILE_SIZE = env.int("DETECTOR_TILE_SIZE", default=0)  # photo pixels; 0 = no tiles
+DETECTOR_TILE_OVERLAP = env.float("DETECTOR_TILE_OVERLAP", default=0.25)
+DETECTOR_TILE_MIN_PHOTO_SIDE = env.int("DETECTOR_TILE_MIN_PHOTO_SIDE", default=1280)
+DETECTOR_TILE_IMAGE_SIZE = env.int("DETECTOR_TILE_IMAGE_SIZE", default=640)
+DETECTOR_TILE_MAX_BOX = env.float("DETECTOR_TILE_MAX_BOX", default=0.5)
+DETECTOR_VIEW_CONFIDENCE = env.float("DETECTOR_VIEW_CONFIDENCE", default=0.1)
+DETECTOR_MERGE_IOU = env.float("DETECTOR_MERGE_IOU", default=0.55)
+DETECTOR_MERGED_CONFIDENCE = env.float("DETECTOR_MERGED_CONFIDENCE", default=0.25)
+DETECTOR_SINGLE_VIEW_CONFIDENCE = env.float("DETECTOR_SINGLE_VIEW_CONFIDENCE", default=1.0)  # > 1: never alone
+DETECTOR_SLICE_WHEN = env("DETECTOR_SLICE_WHEN", default="always")  # always | uncertain
 
 # Crop policy (see indexing/vision/crops.py).
 CROP_PADDING = env.float("CROP_PADDING", default=0.1)
