@@ -40,6 +40,7 @@ class Detector(Protocol):
     max_detections: int
     image_size: int
 
+
 Region = tuple[int, int, int, int]  # left, top, right, bottom in photo pixels, right/bottom exclusive
 EDGE_PIXELS = 2.0  # a tile box this close to an inner tile edge is a cut object
 WHEN = ("always", "uncertain")
