@@ -30,7 +30,8 @@ GENERIC_REASON = "the search models could not be loaded; an administrator can se
 def unavailable_reason(exc: ModelLoadError, request: HttpRequest) -> str:
     """The sentence to show: whole for staff and for an unreachable source (it names no path), else generic."""
     user = getattr(request, "user", None)
-    if isinstance(exc, SourceUnreachable) or (user is not None and user.is_staff):
+    # A reason marked public (a text encoder aligned to another CLIP) names models, never paths.
+    if isinstance(exc, SourceUnreachable) or getattr(exc, "public", False) or (user is not None and user.is_staff):
         return str(exc)
     return GENERIC_REASON
 

@@ -15,7 +15,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from indexing import served_models
+from indexing import text_queries
 from search.query import paging, photos, regions
 from search.query.candidates import search_vectors
 from search.query.errors import CropNotFound
@@ -70,7 +70,7 @@ def search_text(
     min_score: float | None = None,
     **filters_and_offset,
 ) -> list[SearchResult]:
-    """The crops nearest to a CLIP text embedding of ``query``."""
+    """The crops nearest to a text embedding of ``query`` (in any language with a multilingual TEXT_ENCODER)."""
     return search_text_page(query, k, labels, min_score, **filters_and_offset).results
 
 
@@ -93,11 +93,11 @@ def search_text_page(
     k, min_score = validate_k(k), validate_min_score(min_score)
     crop_filter = build_filter(labels=labels, datasets=datasets, splits=splits)
     offset = paging.validate_offset(offset, k)
-    embedder = served_models.embedder()
-    vector = embedder.embed_texts([query])[0]
+    # The CLIP's own text tower, or TEXT_ENCODER (any language) once checked against the served CLIP.
+    vector, version = text_queries.embed_query(query)
     return paging.pages(
         vector[None, :],
-        version=embedder.version,
+        version=version,
         k=k,
         offset=offset,
         crop_filter=crop_filter,
