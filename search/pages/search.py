@@ -211,6 +211,7 @@ def datasets(request: HttpRequest) -> HttpResponse:
         "show_details": sees_details(request.user),
         # Re-embeds and redetects: their progress, and which models the collection is made with.
         "model_changes": model_changes.recent_changes(),
+        "job_words": progress.script_words(),  # the polling script's words, in the reader's language
     }
     return render(request, "search/datasets.html", context)
 

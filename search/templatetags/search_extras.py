@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext
 
+from search import progress
 from search.query.label_names import display_name
 
 register = template.Library()
@@ -75,3 +76,9 @@ def source(box) -> str:
 def label_name(label: str) -> str:
     """A stored label (the detector's English class name) in the reader's language."""
     return display_name(label)
+
+
+@register.filter
+def status_name(status: str) -> str:
+    """A job's or model change's stored status in the reader's language."""
+    return progress.status_name(status)
