@@ -21,7 +21,11 @@ from indexing.vision.text_encoder import ALIGNMENT_FILE
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 MAX_TOKENS = 128
-HIDDEN = 32
+# Tower shapes: "base" is that of clip-ViT-B-32-multilingual-v1's DistilBERT student (6 layers of 768).
+SIZES = {
+    "tiny": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64},
+    "base": {"hidden_size": 768, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 3072},
+}
 
 
 class Command(BaseCommand):
@@ -35,9 +39,16 @@ class Command(BaseCommand):
             help="The image model it stands in for: an embedder version (name@hash) or a CLIP id.",
         )
         parser.add_argument("--seed", type=int, default=0, help="Same seed, same weights.")
+        parser.add_argument(
+            "--size",
+            choices=sorted(SIZES),
+            default="tiny",
+            help="tiny: under 1 MB of weights, for tests; base: the real student's layers (random weights), "
+            "for benchmarks that must cost what the real model costs.",
+        )
 
-    def handle(self, *args, directory: Path, aligned_to: str, seed: int, **options) -> None:
-        write_test_text_encoder(directory, aligned_to=aligned_to, seed=seed)
+    def handle(self, *args, directory: Path, aligned_to: str, seed: int, size: str = "tiny", **options) -> None:
+        write_test_text_encoder(directory, aligned_to=aligned_to, seed=seed, size=size)
         self.stdout.write(f"Wrote a test text encoder to {directory}; use it with TEXT_ENCODER={directory}")
 
 
@@ -47,7 +58,7 @@ def vocabulary() -> list[str]:
     return SPECIAL + singles + ["##" + piece for piece in singles] + list(".,-'")
 
 
-def write_test_text_encoder(directory: Path, *, aligned_to: str, seed: int = 0) -> Path:
+def write_test_text_encoder(directory: Path, *, aligned_to: str, seed: int = 0, size: str = "tiny") -> Path:
     # Imported here: sentence-transformers (and transformers under it) take seconds to import.
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Dense, Pooling, Transformer
@@ -62,21 +73,15 @@ def write_test_text_encoder(directory: Path, *, aligned_to: str, seed: int = 0) 
         tokenizer = BertTokenizerFast(
             vocab_file=str(vocab_file), do_lower_case=True, strip_accents=False, model_max_length=MAX_TOKENS
         )
-        config = BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=HIDDEN,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=2 * HIDDEN,
-            max_position_embeddings=MAX_TOKENS,
-        )
+        tower = SIZES[size]
+        config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=MAX_TOKENS, **tower)
         bert_dir = Path(scratch) / "bert"
         BertModel(config).save_pretrained(bert_dir)
         tokenizer.save_pretrained(bert_dir)
         transformer = Transformer(str(bert_dir), max_seq_length=MAX_TOKENS)
-        pooling = Pooling(HIDDEN, pooling_mode="mean")
+        pooling = Pooling(tower["hidden_size"], pooling_mode="mean")
         # As the real student: mean-pooled BERT, then a bias-free linear map into the CLIP's space.
-        dense = Dense(HIDDEN, settings.EMBEDDING_DIM, bias=False, activation_function=torch.nn.Identity())
+        dense = Dense(tower["hidden_size"], settings.EMBEDDING_DIM, bias=False, activation_function=torch.nn.Identity())
         SentenceTransformer(modules=[transformer, pooling, dense], device="cpu").save(str(directory))
     (directory / ALIGNMENT_FILE).write_text(json.dumps({"image_model": aligned_to}) + "\n", encoding="utf-8")
     return directory
