@@ -62,7 +62,11 @@ class TextEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self.model.encode(
-            list(texts), batch_size=settings.CLIP_BATCH_SIZE, convert_to_numpy=True, normalize_embeddings=True
+            list(texts),
+            batch_size=settings.CLIP_BATCH_SIZE,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,  # one bar per query in the logs otherwise (it follows the log level)
         )
         return np.asarray(vectors, dtype=np.float32)
 

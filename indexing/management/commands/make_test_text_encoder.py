@@ -83,5 +83,10 @@ def write_test_text_encoder(directory: Path, *, aligned_to: str, seed: int = 0, 
         # As the real student: mean-pooled BERT, then a bias-free linear map into the CLIP's space.
         dense = Dense(tower["hidden_size"], settings.EMBEDDING_DIM, bias=False, activation_function=torch.nn.Identity())
         SentenceTransformer(modules=[transformer, pooling, dense], device="cpu").save(str(directory))
+    # The scratch folder's path is no part of the model: same seed, same files (and so the same version).
+    config_file = directory / "config.json"
+    saved = json.loads(config_file.read_text(encoding="utf-8"))
+    saved.pop("_name_or_path", None)
+    config_file.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (directory / ALIGNMENT_FILE).write_text(json.dumps({"image_model": aligned_to}) + "\n", encoding="utf-8")
     return directory
