@@ -9,6 +9,8 @@ query time (a 503 that says so), in ``manage.py check`` (against CLIP_MODEL) and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from django.conf import settings
 from django.core import checks
@@ -28,6 +30,12 @@ class TextEncoderMismatch(ModelLoadError):
 def model_name(source: str) -> str:
     """``openai/clip-vit-base-patch32@1a2b`` and ``/models/clip-vit-base-patch32``: ``clip-vit-base-patch32``."""
     return source.split("@", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def encoder_name(source: str) -> str:
+    """A hub id as it is; a local folder by its name alone (a path of this machine is no reader's business)."""
+    path = Path(source).expanduser()
+    return path.name if path.is_dir() or source.startswith(("/", ".", "~")) else source
 
 
 def is_aligned(aligned_to: str, embedder_version: str) -> bool:
@@ -83,7 +91,7 @@ def text_encoder_problem() -> str:
         served = served_models.served_embedder_version()  # "" before the first crop: CLIP_MODEL will make them
     except DatabaseError:
         served = ""  # /healthz reports the database itself
-    encoder, aligned_to = model_name(settings.TEXT_ENCODER), alignment_of(settings.TEXT_ENCODER)
+    encoder, aligned_to = encoder_name(settings.TEXT_ENCODER), alignment_of(settings.TEXT_ENCODER)
     if served:
         return alignment_problem(encoder, aligned_to, served)
     return alignment_problem(encoder, aligned_to, model_name(str(settings.CLIP_MODEL)), exact=False)
@@ -95,7 +103,7 @@ def check_text_encoder(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     if not settings.TEXT_ENCODER:
         return []
     problem = alignment_problem(
-        model_name(settings.TEXT_ENCODER),
+        encoder_name(settings.TEXT_ENCODER),
         alignment_of(settings.TEXT_ENCODER),
         model_name(str(settings.CLIP_MODEL)),
         exact=False,
