@@ -19,7 +19,7 @@ HOST ?= 127.0.0.1
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8000
 
-.PHONY: install demo screenshot test lint docs redis services browser nginx stop-db clean
+.PHONY: install demo screenshot test lint docs redis services browser nginx gettext stop-db clean
 
 $(INSTALLED):
 	$(PYTHON) -m venv $(VENV)
@@ -55,11 +55,18 @@ nginx:
 		echo "Installing Debian's nginx-light for the deployment tests"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nginx-light; }
 
+# The translation test runs makemessages and msgfmt (GNU gettext) over the sources; the site itself
+# reads the committed locale/*/LC_MESSAGES/django.mo and needs no gettext.
+gettext:
+	@command -v msgfmt >/dev/null 2>&1 && command -v xgettext >/dev/null 2>&1 || { \
+		echo "Installing Debian's gettext for the translation test"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q gettext; }
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install services browser nginx lint
+test: install services browser nginx gettext lint
 	DEBUG=true $(PY) manage.py migrate --noinput -v0
 	$(PY) -m pytest
 

@@ -1,6 +1,10 @@
-"""Throughput of the vision models on COCO128: images/s for batch sizes 1, 8 and 32.
+"""Throughput of the vision models on COCO128: images/s for batch sizes 1, 8 and 32; text-query ms.
 
-    python bench/vision.py [--images N]
+    python bench/vision.py [--images N] [--queries N]
+
+Text queries: one query at a time, as search embeds them, through the CLIP's text tower
+and through the multilingual text encoder (TEXT_ENCODER when it is a local folder, else
+a random one of clip-ViT-B-32-multilingual-v1's student shape).
 
 Uses the shared yolov5n.pt and CLIP_MODEL when it is a local directory, else a test
 CLIP of the ViT-B/32 architecture written to a temporary directory (random weights:
@@ -30,8 +34,11 @@ from django.core.management import call_command  # noqa: E402
 from indexing.vision.detector import Detector  # noqa: E402
 from indexing.vision.embedder import Embedder  # noqa: E402
 from indexing.vision.images import load_image  # noqa: E402
+from indexing.vision.text_encoder import TextEncoder  # noqa: E402
 
 BATCH_SIZES = (1, 8, 32)
+# Korean, English, Japanese, German: the multilingual encoder's users' words (and the CLIP's, for its cost).
+QUERIES = ("빨간 자동차", "a red car parked on the street", "公園の犬", "eine Frau mit Handtasche", "책상 위의 노트북")
 
 
 def peak_rss_mib() -> float:
@@ -49,6 +56,7 @@ def throughput(run, images, batch_size: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=64, help="how many COCO128 images to time")
+    parser.add_argument("--queries", type=int, default=50, help="how many text queries to time per encoder")
     args = parser.parse_args()
     assets = Path(settings.SHARED_ASSETS_DIR)
     paths = sorted((assets / "coco128" / "images" / "train2017").glob("*.jpg"))[: args.images]
@@ -71,7 +79,31 @@ def main() -> None:
             embedder = Embedder(clip, batch_size=batch_size)
             rate = throughput(embedder.embed_images, images, batch_size)
             print(f"embedder {embedder.version} on {embedder.device} batch {batch_size:2d}: {rate:6.1f} images/s")
-    print(f"peak RSS after embedder: {peak_rss_mib():.0f} MiB")
+        print(f"peak RSS after embedder: {peak_rss_mib():.0f} MiB")
+        text_query_times(embedder, scratch, args.queries)
+
+
+def text_query_times(embedder: Embedder, scratch: str, count: int) -> None:
+    """ms per text query (p50, p95), one query per call as search makes them: the CLIP's tower, then the encoder."""
+    encoder_dir = settings.TEXT_ENCODER
+    if not (encoder_dir and Path(encoder_dir).is_dir()):
+        encoder_dir = str(Path(scratch) / "test-text-encoder-base")
+        call_command("make_test_text_encoder", encoder_dir, aligned_to=embedder.version, size="base", verbosity=0)
+    encoder = TextEncoder(encoder_dir)
+    for name, model in (
+        (f"CLIP text tower {embedder.version}", embedder),
+        (f"text encoder {encoder.version}", encoder),
+    ):
+        model.embed_texts([QUERIES[0]])  # warm-up
+        times = []
+        for i in range(count):
+            started = time.perf_counter()
+            model.embed_texts([QUERIES[i % len(QUERIES)]])
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        p50, p95 = times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.95))]
+        print(f"{name} on {embedder.device}: text query p50 {p50:5.1f} ms, p95 {p95:5.1f} ms ({count} queries)")
+    print(f"peak RSS after text encoders: {peak_rss_mib():.0f} MiB")
 
 
 if __name__ == "__main__":

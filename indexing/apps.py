@@ -10,4 +10,5 @@ class IndexingConfig(AppConfig):
         # Registers the Celery tasks in every process, web ones included: services queue them by
         # name (indexing.queue), and a name resolves to its task, eager mode and all, only once
         # registered. Workers find them by autodiscovery too.
-        from indexing import tasks  # noqa: F401
+        # text_queries registers the TEXT_ENCODER alignment check of `manage.py check`.
+        from indexing import tasks, text_queries  # noqa: F401

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from indexing.models import IndexingJob
 
@@ -25,10 +27,10 @@ def eta_text(seconds: float | None) -> str:
     if seconds is None:
         return ""
     if seconds < 60:
-        return f"about {max(round(seconds), 1)} s left"
+        return _("about %(n)s s left") % {"n": max(round(seconds), 1)}
     if seconds < 3600:
-        return f"about {round(seconds / 60)} min left"
-    return f"about {seconds / 3600:.1f} h left"
+        return _("about %(n)s min left") % {"n": round(seconds / 60)}
+    return _("about %(n)s h left") % {"n": f"{seconds / 3600:.1f}"}
 
 
 def duration_seconds(job: IndexingJob, now: datetime | None = None) -> float | None:
@@ -45,7 +47,34 @@ def duration_text(seconds: float | None) -> str:
         return ""
     whole = round(seconds)
     if whole < 60:
-        return f"{whole} s"
+        return _("%(s)s s") % {"s": whole}
     if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    return f"{whole // 3600} h {whole % 3600 // 60} min"
+        return _("%(m)s min %(s)s s") % {"m": whole // 60, "s": whole % 60}
+    return _("%(h)s h %(m)s min") % {"h": whole // 3600, "m": whole % 3600 // 60}
+
+
+# Job and model-change statuses as stored (and as the API sends them), marked for the catalog.
+STATUSES = (
+    gettext_noop("queued"),
+    gettext_noop("running"),
+    gettext_noop("done"),
+    gettext_noop("failed"),
+    gettext_noop("stale"),
+)
+
+
+def status_name(status: str) -> str:
+    """A stored status in the reader's language."""
+    return _(status) if status in STATUSES else status
+
+
+def script_words() -> dict:
+    """The words the datasets page's script writes as it polls, in the reader's language (same msgids as here)."""
+    return {
+        "eta": {"s": _("about %(n)s s left"), "min": _("about %(n)s min left"), "h": _("about %(n)s h left")},
+        "duration": {"s": _("%(s)s s"), "min": _("%(m)s min %(s)s s"), "h": _("%(h)s h %(m)s min")},
+        "took": _("took %(duration)s"),
+        "running_for": _("running for %(duration)s"),
+        "finished": _("finished"),
+        "status": {status: _(status) for status in STATUSES},
+    }

@@ -35,6 +35,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from search.pages.search import error_page
 
@@ -57,8 +58,15 @@ class UploadLimitExceeded(MultiPartParserError):
 
 def over_limit_message(size: int | None = None) -> str:
     limit = settings.MAX_UPLOAD_BYTES
-    said = f"is {size:,} bytes" if size is not None else "is larger than that"
-    return f"The upload {said}; the limit is {limit:,} bytes (MAX_UPLOAD_BYTES)."
+    if size is None:
+        return _("The upload is larger than that; the limit is %(limit)s bytes (MAX_UPLOAD_BYTES).") % {
+            "limit": f"{limit:,}"
+        }
+    # The same entry as search.query.validation.check_upload_size's.
+    return _("The upload is %(size)s bytes; the limit is %(limit)s bytes (MAX_UPLOAD_BYTES).") % {
+        "size": f"{size:,}",
+        "limit": f"{limit:,}",
+    }
 
 
 class UploadLimitHandler(FileUploadHandler):
@@ -117,7 +125,10 @@ def body_refusal(request: HttpRequest) -> tuple[str, int] | None:
     if length is not None and length > limit and not exempt_from_body_limit(request):
         if request.content_type == "multipart/form-data" and request.path not in TEXT_SEARCH_PATHS:
             return over_limit_message(length), 413
-        return f"The request body is {length:,} bytes; the limit is {limit:,} bytes.", 413
+        return _("The request body is %(length)s bytes; the limit is %(limit)s bytes.") % {
+            "length": f"{length:,}",
+            "limit": f"{limit:,}",
+        }, 413
     try:
         request.GET  # noqa: B018 - parsed now, so too many parameters is refused here
         if request.method == "POST":
@@ -125,16 +136,22 @@ def body_refusal(request: HttpRequest) -> tuple[str, int] | None:
     except UploadLimitExceeded as exc:
         return str(exc), 413
     except RequestDataTooBig:
-        return f"The form fields are over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.", 413
+        return _("The form fields are over %(limit)s bytes.") % {
+            "limit": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}"
+        }, 413
     except TooManyFieldsSent:
-        return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields.", 400
+        return _("The request has more than %(limit)s fields.") % {
+            "limit": f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,}"
+        }, 400
     except TooManyFilesSent:
-        return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files.", 400
+        return _("The request has more than %(limit)s files.") % {
+            "limit": f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES:,}"
+        }, 400
     except (MultiPartParserError, BadRequest, UnreadablePostError) as exc:
-        return f"The form could not be read: {exc}", 400
+        return _("The form could not be read: %(error)s") % {"error": exc}, 400
     if request.method == "POST" and is_search(request) and form_fields_size(request) > FORM_FIELDS_ALLOWANCE:
         # Refused before a view splits a field (box, labels) into many small objects.
-        return f"The search fields are over {FORM_FIELDS_ALLOWANCE:,} characters.", 413
+        return _("The search fields are over %(limit)s characters.") % {"limit": f"{FORM_FIELDS_ALLOWANCE:,}"}, 413
     return None
 
 

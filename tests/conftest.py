@@ -107,6 +107,29 @@ def test_clip_dir(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def test_text_encoder_dir(tmp_path_factory, test_clip_dir: Path) -> Path:
+    """A tiny random multilingual text encoder, recorded as aligned to the test CLIP (its exact version)."""
+    from django.core.management import call_command
+
+    from indexing.vision.embedder import Embedder
+
+    path = tmp_path_factory.mktemp("text-encoder") / "test-text-encoder"
+    call_command("make_test_text_encoder", str(path), aligned_to=Embedder(test_clip_dir, device="cpu").version)
+    return path
+
+
+@pytest.fixture
+def multilingual_queries(settings, real_models, test_text_encoder_dir: Path):
+    """Text queries embedded by the test multilingual encoder, beside the test CLIP."""
+    from indexing.vision.text_encoder import reset_text_encoders
+
+    settings.TEXT_ENCODER = str(test_text_encoder_dir)
+    reset_text_encoders()
+    yield test_text_encoder_dir
+    reset_text_encoders()
+
+
 @pytest.fixture
 def real_models(settings, yolov5n_weights: Path, test_clip_dir: Path):
     """Point the settings at the real yolov5n.pt and the test CLIP, in this process."""

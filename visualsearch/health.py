@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 
+from indexing.text_queries import text_encoder_problem
 from indexing.vision.availability import clip_problem, detector_problem
 from visualsearch.access import public, sees_details
 
@@ -48,20 +49,24 @@ def broker_status() -> dict[str, Any]:
 
 def models_status() -> dict[str, Any]:
     """Which model could not be loaded, and why, without loading any (a probe must be quick)."""
-    problems = {"detector": detector_problem(), "clip": clip_problem()}
+    problems = {"detector": detector_problem(), "clip": clip_problem(), "text_encoder": text_encoder_problem()}
     return {
         "ok": not any(problems.values()),
         **{name: {"ok": not problem, **({"error": problem} if problem else {})} for name, problem in problems.items()},
         "detector_weights": settings.DETECTOR_WEIGHTS,
         "detector_classes": settings.DETECTOR_CLASSES,
         "clip_model": settings.CLIP_MODEL,
+        "text_encoder": settings.TEXT_ENCODER or "the CLIP's own text tower",
         "device": settings.MODEL_DEVICE,
     }
 
 
 def models_summary(models: dict[str, Any]) -> dict[str, Any]:
     """For anonymous callers: which model is missing, without paths or reasons."""
-    return {"ok": models["ok"], "detector": {"ok": models["detector"]["ok"]}, "clip": {"ok": models["clip"]["ok"]}}
+    summary = {"ok": models["ok"], "detector": {"ok": models["detector"]["ok"]}, "clip": {"ok": models["clip"]["ok"]}}
+    if settings.TEXT_ENCODER:  # named only where one is configured: the CLIP's own tower is "clip"
+        summary["text_encoder"] = {"ok": models["text_encoder"]["ok"]}
+    return summary
 
 
 def index_status(database: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.weights.downloads import SourceUnreachable
@@ -24,15 +26,18 @@ from visualsearch.db.timeouts import is_timeout, limited
 
 logger = logging.getLogger(__name__)
 
-GENERIC_REASON = "the search models could not be loaded; an administrator can see why at /healthz or in the logs"
+GENERIC_REASON = gettext_lazy(
+    "the search models could not be loaded; an administrator can see why at /healthz or in the logs"
+)
 
 
 def unavailable_reason(exc: ModelLoadError, request: HttpRequest) -> str:
     """The sentence to show: whole for staff and for an unreachable source (it names no path), else generic."""
     user = getattr(request, "user", None)
-    if isinstance(exc, SourceUnreachable) or (user is not None and user.is_staff):
+    # A reason marked public (a text encoder aligned to another CLIP) names models, never paths.
+    if isinstance(exc, SourceUnreachable) or getattr(exc, "public", False) or (user is not None and user.is_staff):
         return str(exc)
-    return GENERIC_REASON
+    return str(GENERIC_REASON)
 
 
 class ModelUnavailableMiddleware:
@@ -46,7 +51,7 @@ class ModelUnavailableMiddleware:
         if not isinstance(exc, ModelLoadError):
             return None
         logger.error("Search unavailable for %s: %s", request.path, exc)
-        message = f"Search is unavailable: {unavailable_reason(exc, request)}"
+        message = _("Search is unavailable: %(reason)s") % {"reason": unavailable_reason(exc, request)}
         return unavailable(request, message, retry_after=60)
 
 
@@ -78,8 +83,8 @@ class StatementTimeoutMiddleware:
             return None
         limit_s = settings.WEB_STATEMENT_TIMEOUT_MS / 1000
         logger.warning("A query of %s passed WEB_STATEMENT_TIMEOUT_MS (%g s) and was cancelled", request.path, limit_s)
-        message = (
-            f"The request took too long: a database query ran past {limit_s:g} s and was stopped. "
+        message = _(
+            "The request took too long: a database query ran past %(limit)s s and was stopped. "
             "Try again shortly, or ask for less (fewer results, a narrower filter)."
-        )
+        ) % {"limit": f"{limit_s:g}"}
         return unavailable(request, message, retry_after=5)

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView, LogoutView
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path, re_path
+from django.views.i18n import set_language
 
 from visualsearch.access import public
 from visualsearch.health import healthz
@@ -18,6 +19,8 @@ urlpatterns = [
     # Readers who are not staff log in here when SEARCH_REQUIRE_AUTH is on (the admin's login takes staff only).
     path("accounts/login/", public(LoginView.as_view(redirect_authenticated_user=True)), name="login"),
     path("accounts/logout/", public(LogoutView.as_view()), name="logout"),
+    # The language switch (a POST with ``language`` and ``next``); open, as the login page offers it too.
+    path("i18n/setlang/", public(set_language), name="set_language"),
     path("admin/", admin.site.urls),
     path("", include("search.urls")),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -102,7 +103,7 @@ class DatasetRetryView(APIView):
         except DatasetDeleting as exc:
             return refused(exc)
         if job is None:
-            return Response({"error": "No failed photos to retry."})
+            return Response({"error": _("No failed photos to retry.")})
         job.refresh_from_db()
         body = s.IndexingJobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -11,6 +11,8 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from indexing.duplicates import groups as duplicate_groups
@@ -45,12 +47,16 @@ def keep(request: HttpRequest, group_id: int) -> HttpResponse:
     image_id = _int(request.POST.get("image_id"))
     try:
         if image_id is None:
-            raise DuplicateReviewError("Choose the photo to keep.")
+            raise DuplicateReviewError(_("Choose the photo to keep."))
         duplicate_groups.keep_one(group_id=group_id, image_id=image_id)
     except DuplicateReviewError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Group {group_id}: kept photo {image_id}; the others' crops are hidden.")
+        messages.success(
+            request,
+            _("Group %(group)s: kept photo %(image)s; the others' crops are hidden.")
+            % {"group": group_id, "image": image_id},
+        )
     return redirect("search:duplicates")
 
 
@@ -63,7 +69,9 @@ def not_duplicates(request: HttpRequest, group_id: int) -> HttpResponse:
     except DuplicateReviewError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Group {group_id}: not duplicates; these photos will not be grouped again.")
+        messages.success(
+            request, _("Group %(group)s: not duplicates; these photos will not be grouped again.") % {"group": group_id}
+        )
     return redirect("search:duplicates")
 
 
@@ -73,8 +81,16 @@ def resolve_many(request: HttpRequest) -> HttpResponse:
     _check_can_curate(request)
     ids = [i for i in (_int(v) for v in request.POST.getlist("group_ids")) if i is not None]
     if not ids:
-        messages.error(request, "Select the groups to resolve.")
+        messages.error(request, _("Select the groups to resolve."))
     else:
         count = duplicate_groups.resolve_groups(group_ids=ids)
-        messages.success(request, f"Resolved {count} group(s), each keeping its largest photo.")
+        messages.success(
+            request,
+            ngettext(
+                "Resolved %(count)d group, keeping its largest photo.",
+                "Resolved %(count)d groups, each keeping its largest photo.",
+                count,
+            )
+            % {"count": count},
+        )
     return redirect("search:duplicates")

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from search.query.errors import SearchInputError
 
 FIND_CHOICES = [
-    ("objects", "Similar objects"),
-    ("photos_all", "Photos holding all of these objects"),
-    ("photos_any", "Photos holding any of these objects"),
+    ("objects", gettext_lazy("Similar objects")),
+    ("photos_all", gettext_lazy("Photos holding all of these objects")),
+    ("photos_any", gettext_lazy("Photos holding any of these objects")),
 ]
 
 
@@ -37,11 +39,12 @@ class SearchForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["k"].error_messages["invalid"] = (
-            f"The number of results must be a whole number from 1 to {settings.SEARCH_MAX_K}."
-        )
-        self.fields["min_score"].error_messages["invalid"] = "The minimum score must be a number from -1 to 1."
-        self.fields["offset"].error_messages["invalid"] = "offset must be a whole number, 0 or more."
+        # In the reader's language: the form is made per request, after LocaleMiddleware chose it.
+        self.fields["k"].error_messages["invalid"] = _(
+            "The number of results must be a whole number from 1 to %(max)d."
+        ) % {"max": settings.SEARCH_MAX_K}
+        self.fields["min_score"].error_messages["invalid"] = _("The minimum score must be a number from -1 to 1.")
+        self.fields["offset"].error_messages["invalid"] = _("offset must be a whole number, 0 or more.")
 
     def parsed(self) -> dict:
         """The fields parsed; a field that cannot be is refused like any bad query (SearchInputError, a 400)."""

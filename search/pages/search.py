@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from PIL import Image
 
@@ -28,7 +30,7 @@ from search.throttle import throttle_page
 from visualsearch.access import sees_details
 
 PREVIEW_MAX_SIDE = 1024
-TRUNCATED_NOTE = (
+TRUNCATED_NOTE = gettext_lazy(
     "The search stopped before it found a full page (it reached its limit of candidates, or all the index "
     "reaches): more may match. Narrow the filters or use an earlier page."
 )
@@ -209,6 +211,7 @@ def datasets(request: HttpRequest) -> HttpResponse:
         "show_details": sees_details(request.user),
         # Re-embeds and redetects: their progress, and which models the collection is made with.
         "model_changes": model_changes.recent_changes(),
+        "job_words": progress.script_words(),  # the polling script's words, in the reader's language
     }
     return render(request, "search/datasets.html", context)
 
@@ -225,7 +228,10 @@ def delete_dataset(request: HttpRequest, dataset_id: int) -> HttpResponse:
     except IndexingUnavailable as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Deleted {dataset}." if done else f"Deleting {dataset}: progress below.")
+        messages.success(
+            request,
+            (_("Deleted %(dataset)s.") if done else _("Deleting %(dataset)s: progress below.")) % {"dataset": dataset},
+        )
     return redirect("search:datasets")
 
 
@@ -239,6 +245,9 @@ def retry_failed(request: HttpRequest, dataset_id: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(
-            request, f"Job {job.pk} queued over the failed photos of {dataset}." if job else "No failed photos."
+            request,
+            _("Job %(job)d queued over the failed photos of %(dataset)s.") % {"job": job.pk, "dataset": dataset}
+            if job
+            else _("No failed photos."),
         )
     return redirect("search:datasets")

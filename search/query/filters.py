@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from indexing.models import Dataset
 from search.query.errors import SearchInputError
@@ -82,21 +83,23 @@ def _values(raw: Sequence | str | int | None, what: str) -> list[str]:
         return []
     items = [raw] if isinstance(raw, str | int) else list(raw)
     if len(items) > MAX_FILTER_VALUES:
-        raise SearchInputError(f"Too many {what}: at most {MAX_FILTER_VALUES}.")
+        raise SearchInputError(_("Too many %(what)s: at most %(max)d.") % {"what": what, "max": MAX_FILTER_VALUES})
     values = [part.strip() for item in items for part in str(item).split(",", MAX_FILTER_VALUES) if part.strip()]
     if len(values) > MAX_FILTER_VALUES:
-        raise SearchInputError(f"Too many {what}: at most {MAX_FILTER_VALUES}.")
+        raise SearchInputError(_("Too many %(what)s: at most %(max)d.") % {"what": what, "max": MAX_FILTER_VALUES})
     return list(dict.fromkeys(values))
 
 
 def validate_datasets(raw) -> tuple[int, ...]:
     values = _values(raw, "datasets")
     if not all(value.isascii() and value.isdigit() and len(value) < 12 for value in values):
-        raise SearchInputError("datasets are dataset ids: whole numbers (see GET /api/datasets).")
+        raise SearchInputError(_("datasets are dataset ids: whole numbers (see GET /api/datasets)."))
     ids = tuple(int(value) for value in values)
     missing = sorted(set(ids) - set(Dataset.objects.filter(pk__in=ids).values_list("pk", flat=True)))
     if missing:
-        raise SearchInputError(f"Unknown dataset id(s): {', '.join(map(str, missing))} (see GET /api/datasets).")
+        raise SearchInputError(
+            _("Unknown dataset id(s): %(ids)s (see GET /api/datasets).") % {"ids": ", ".join(map(str, missing))}
+        )
     return ids
 
 
@@ -104,12 +107,14 @@ def validate_splits(raw) -> tuple[str, ...]:
     values = _values(raw, "splits")
     if any(len(value) > MAX_SPLIT_CHARS or not SPLIT_NAME.fullmatch(value) for value in values):
         raise SearchInputError(
-            f"A split name is letters, digits, '_', '-' or '.', at most {MAX_SPLIT_CHARS} characters (train, val...)."
+            _("A split name is letters, digits, '_', '-' or '.', at most %(max)d characters (train, val...).")
+            % {"max": MAX_SPLIT_CHARS}
         )
     known = {split for names in Dataset.objects.values_list("split_names", flat=True) for split in names or []}
     unknown = sorted(set(values) - known)
     if unknown:  # no dataset has it: refused, rather than a new (empty) filter searched and cached
         raise SearchInputError(
-            f"Unknown split(s): {', '.join(unknown)}; the datasets' splits are {', '.join(sorted(known)) or 'none'}."
+            _("Unknown split(s): %(unknown)s; the datasets' splits are %(known)s.")
+            % {"unknown": ", ".join(unknown), "known": ", ".join(sorted(known)) or _("none")}
         )
     return tuple(values)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from search.query.budget import Work
 from search.query.candidates import search_ranked
@@ -31,11 +32,14 @@ class Page:
 def validate_offset(offset: int | None, k: int) -> int:
     offset = 0 if offset is None else offset
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise SearchInputError("offset must be a whole number, 0 or more.")
+        raise SearchInputError(_("offset must be a whole number, 0 or more."))
     if offset + k > settings.SEARCH_MAX_DEPTH:
         raise SearchInputError(
-            f"offset + k is {offset + k}; results can be paged to the {settings.SEARCH_MAX_DEPTH}th "
-            "(SEARCH_MAX_DEPTH). Narrow the query with filters or a minimum score instead."
+            _(
+                "offset + k is %(depth)d; results can be paged to the %(max)dth (SEARCH_MAX_DEPTH). "
+                "Narrow the query with filters or a minimum score instead."
+            )
+            % {"depth": offset + k, "max": settings.SEARCH_MAX_DEPTH}
         )
     return offset
 

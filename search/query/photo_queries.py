@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from indexing.models import SourceImage
 from search.query import photos
@@ -62,7 +64,7 @@ class PhotoSearch:
 def validate_match(match: str | None) -> str:
     match = match or "all"
     if match not in MATCH_MODES:
-        raise SearchInputError("match must be 'all' (photos holding every object) or 'any'.")
+        raise SearchInputError(_("match must be 'all' (photos holding every object) or 'any'."))
     return match
 
 
@@ -122,12 +124,24 @@ def search_photos(
     if found.crops:
         objects = [QueryObject(c.label, c.confidence, c.box) for c in found.crops]
         pixels = [c.pixels for c in found.crops]
-        message = f"Photos holding objects like {match} of the {len(objects)} object(s) found."
+        message = (
+            ngettext(
+                "Photos holding objects like all of the %(count)d object found.",
+                "Photos holding objects like all of the %(count)d objects found.",
+                len(objects),
+            )
+            if match == "all"
+            else ngettext(
+                "Photos holding objects like any of the %(count)d object found.",
+                "Photos holding objects like any of the %(count)d objects found.",
+                len(objects),
+            )
+        ) % {"count": len(objects)}
     else:
         width, height = image.size
         objects = [QueryObject(None, None, (0.0, 0.0, float(width), float(height)))]
         pixels = [image]
-        message = "No object of the searchable classes was found: photos with crops like the whole photo."
+        message = _("No object of the searchable classes was found: photos with crops like the whole photo.")
     vectors, version = photos.embed(pixels)
     ranked = rank_photos(vectors, version=version, k=k, match=match, crop_filter=crop_filter, min_score=min_score)
     width, height = image.size

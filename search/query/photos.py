@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
+from django.utils.translation import gettext as _
 from PIL import Image
 
 from indexing import served_models
@@ -55,8 +56,11 @@ def model_step(step: str) -> Iterator[None]:
     except Exception as exc:  # whatever the model raises, it raised on this photo
         logger.exception("The %s failed on a query photo", step)
         raise PhotoNotSearchable(
-            f"This photo could not be searched: the {step} failed on it ({type(exc).__name__}). "
-            "Try another photo, or this one saved at a different size."
+            _(
+                "This photo could not be searched: the %(step)s failed on it (%(error)s). "
+                "Try another photo, or this one saved at a different size."
+            )
+            % {"step": step, "error": type(exc).__name__}
         ) from exc
 
 

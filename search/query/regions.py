@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from django.utils.translation import gettext as _
 from PIL import Image
 
 from indexing.vision.crops import CropPolicy, DetectionBox, crop_box, crop_image
@@ -36,7 +37,7 @@ def parse_box(raw: str | list | tuple | None) -> DetectionBox | None:
     except (TypeError, ValueError):
         values = ()
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise SearchInputError("box must be four numbers x1,y1,x2,y2 in the photo's pixels, e.g. box=10,20,200,180.")
+        raise SearchInputError(_("box must be four numbers x1,y1,x2,y2 in the photo's pixels, e.g. box=10,20,200,180."))
     return values  # type: ignore[return-value]
 
 
@@ -46,10 +47,14 @@ def check_box(box: DetectionBox, size: tuple[int, int]) -> None:
     width, height = size
     if x2 <= x1 or y2 <= y1:
         raise SearchInputError(
-            f"The box {fmt(box)} is inverted or empty: x2 must be greater than x1 and y2 greater than y1."
+            _("The box %(box)s is inverted or empty: x2 must be greater than x1 and y2 greater than y1.")
+            % {"box": fmt(box)}
         )
     if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
-        raise SearchInputError(f"The box {fmt(box)} is outside the photo, which is {width}x{height} pixels.")
+        raise SearchInputError(
+            _("The box %(box)s is outside the photo, which is %(width)dx%(height)d pixels.")
+            % {"box": fmt(box), "width": width, "height": height}
+        )
 
 
 def plan_region(image: Image.Image, box: DetectionBox, policy: CropPolicy | None = None) -> Region:
@@ -68,13 +73,16 @@ def plan_region(image: Image.Image, box: DetectionBox, policy: CropPolicy | None
     crop_w, crop_h = right - left, bottom - top
     if min(crop_w, crop_h) < policy.min_side:
         raise SearchInputError(
-            f"The box {fmt(box)} is too small: padded, it is {crop_w}x{crop_h} pixels, and a region must be at "
-            f"least {policy.min_side} pixels on each side (CROP_MIN_SIDE)."
+            _(
+                "The box %(box)s is too small: padded, it is %(width)sx%(height)s pixels, and a region must be at "
+                "least %(min)s pixels on each side (CROP_MIN_SIDE)."
+            )
+            % {"box": fmt(box), "width": crop_w, "height": crop_h, "min": policy.min_side}
         )
     if crop_w * crop_h < policy.min_area_fraction * width * height:
         raise SearchInputError(
-            f"The box {fmt(box)} is too small: it covers less than {policy.min_area_fraction:.2%} of the photo "
-            "(CROP_MIN_AREA_FRACTION)."
+            _("The box %(box)s is too small: it covers less than %(fraction)s of the photo (CROP_MIN_AREA_FRACTION).")
+            % {"box": fmt(box), "fraction": f"{policy.min_area_fraction:.2%}"}
         )
     return Region(box, crop_image(image, (left, top, right, bottom)))
 

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from PIL import Image
 
-from indexing import served_models
+from indexing import text_queries
 from search.query import paging, photos, regions
 from search.query.candidates import search_vectors
 from search.query.errors import CropNotFound
 from search.query.filters import NO_FILTER, build_filter
+from search.query.label_names import display_name
 from search.query.results import SearchResult, active_crops, to_result, visible
 from search.query.validation import (
     check_upload_size,
@@ -70,7 +73,7 @@ def search_text(
     min_score: float | None = None,
     **filters_and_offset,
 ) -> list[SearchResult]:
-    """The crops nearest to a CLIP text embedding of ``query``."""
+    """The crops nearest to a text embedding of ``query`` (in any language with a multilingual TEXT_ENCODER)."""
     return search_text_page(query, k, labels, min_score, **filters_and_offset).results
 
 
@@ -93,11 +96,11 @@ def search_text_page(
     k, min_score = validate_k(k), validate_min_score(min_score)
     crop_filter = build_filter(labels=labels, datasets=datasets, splits=splits)
     offset = paging.validate_offset(offset, k)
-    embedder = served_models.embedder()
-    vector = embedder.embed_texts([query])[0]
+    # The CLIP's own text tower, or TEXT_ENCODER (any language) once checked against the served CLIP.
+    vector, version = text_queries.embed_query(query)
     return paging.pages(
         vector[None, :],
-        version=embedder.version,
+        version=version,
         k=k,
         offset=offset,
         crop_filter=crop_filter,
@@ -142,23 +145,24 @@ def search_image(
         region = regions.plan_region(image, box)
         objects = [QueryObject(None, None, region.box)]
         pixels = [region.pixels]
-        message = f"Searched the region {regions.fmt(box)} of the photo."
+        message = _("Searched the region %(box)s of the photo.") % {"box": regions.fmt(box)}
     elif crops:
         objects = [QueryObject(c.label, c.confidence, c.box) for c in crops]
         pixels = [c.pixels for c in crops]
-        message = f"Found {len(crops)} object(s) in the photo."
+        message = ngettext(
+            "Found %(count)d object in the photo.", "Found %(count)d objects in the photo.", len(crops)
+        ) % {"count": len(crops)}
         if found.left_out:
-            message = (
-                f"Found {found.found} objects in the photo; searched the {len(crops)} the detector is surest of "
-                f"(the other {found.left_out} were not searched: click one to search it)."
-            )
+            message = _(
+                "Found %(found)d objects in the photo; searched the %(searched)d the detector is surest of "
+                "(the other %(left_out)d were not searched: click one to search it)."
+            ) % {"found": found.found, "searched": len(crops), "left_out": found.left_out}
     else:
         objects = [QueryObject(None, None, (0.0, 0.0, float(width), float(height)))]
         pixels = [image]
-        message = (
-            f"No object of the searchable classes ({', '.join(settings.DETECTOR_CLASSES)}) was found, "
-            "so the whole photo was used as the query."
-        )
+        message = _(
+            "No object of the searchable classes (%(classes)s) was found, so the whole photo was used as the query."
+        ) % {"classes": ", ".join(display_name(label) for label in settings.DETECTOR_CLASSES)}
     vectors, version = photos.embed(pixels)
     found_pages = paging.pages(
         vectors,
@@ -197,7 +201,7 @@ def similar_to_crop(crop_id: int, k: int | None = None) -> list[SearchResult]:
     k = validate_k(k)
     row = visible().filter(pk=crop_id).values_list("embedding", "embedder_version").first()
     if row is None:
-        raise CropNotFound(f"There is no crop {crop_id}.")
+        raise CropNotFound(_("There is no crop %(id)d.") % {"id": crop_id})
     vector, version = row  # compared with the crops of its own model only
     results = search_vectors(np.asarray(vector, dtype=np.float32)[None, :], k + 1, NO_FILTER, None, version=version)[0]
     return [r for r in results if r.crop_id != crop_id][:k]
@@ -206,5 +210,5 @@ def similar_to_crop(crop_id: int, k: int | None = None) -> list[SearchResult]:
 def get_crop(crop_id: int) -> SearchResult:
     crop = active_crops().filter(pk=crop_id).first()
     if crop is None:
-        raise CropNotFound(f"There is no crop {crop_id}.")
+        raise CropNotFound(_("There is no crop %(id)d.") % {"id": crop_id})
     return to_result(crop, score=1.0)

@@ -1,18 +1,23 @@
-"""Checks on a query's parts, before any model or database work; each failure is a SearchInputError."""
+"""Checks on a query's parts, before any model or database work; each failure is a SearchInputError.
+
+Messages are in the reader's language (the request's, set by LocaleMiddleware), for the page and the API alike.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from search.query.errors import SearchInputError, UploadTooLarge
+from search.query.label_names import display_name, stored_labels
 
 
 def validate_k(k: int | None) -> int:
     k = settings.SEARCH_DEFAULT_K if k is None else k
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= settings.SEARCH_MAX_K:
-        raise SearchInputError(f"k must be a whole number from 1 to {settings.SEARCH_MAX_K}.")
+        raise SearchInputError(_("k must be a whole number from 1 to %(max)d.") % {"max": settings.SEARCH_MAX_K})
     return k
 
 
@@ -21,7 +26,8 @@ def check_label_count(count: int) -> None:
     known = settings.DETECTOR_CLASSES
     if count > len(known):
         raise SearchInputError(
-            f"Too many labels: there are only {len(known)} to choose from ({', '.join(known)}), each at most once."
+            _("Too many labels: there are only %(count)d to choose from (%(names)s), each at most once.")
+            % {"count": len(known), "names": _known_names()}
         )
 
 
@@ -40,16 +46,19 @@ def validate_labels(labels: Sequence[str] | str | None) -> list[str] | None:
     for value in values:
         names += [part.strip() for part in str(value).split(",", limit) if part.strip()]
         check_label_count(len(names))
+    names = stored_labels(names)  # "자동차" names the stored label "car"
     unknown = sorted(set(names) - set(settings.DETECTOR_CLASSES))
     if unknown:
         shown = ", ".join(name if len(name) <= 40 else name[:40] + "..." for name in unknown)
-        raise SearchInputError(f"Unknown label(s): {shown}. Known labels: {', '.join(settings.DETECTOR_CLASSES)}.")
+        raise SearchInputError(
+            _("Unknown label(s): %(unknown)s. Known labels: %(names)s.") % {"unknown": shown, "names": _known_names()}
+        )
     return list(dict.fromkeys(names)) or None
 
 
 def validate_min_score(min_score: float | None) -> float | None:
     if min_score is not None and not -1.0 <= min_score <= 1.0:
-        raise SearchInputError("min_score must be between -1 and 1 (cosine similarity).")
+        raise SearchInputError(_("min_score must be between -1 and 1 (cosine similarity)."))
     return min_score
 
 
@@ -61,31 +70,43 @@ def check_box_text(raw: str) -> None:
     """Refuse a box's text by its length, before it is split: a 1 MB ``box=`` would be 250,000 numbers."""
     if len(raw) > BOX_MAX_CHARS:
         raise SearchInputError(
-            f"box is {len(raw):,} characters long; four numbers x1,y1,x2,y2 take at most {BOX_MAX_CHARS}."
+            _("box is %(length)s characters long; four numbers x1,y1,x2,y2 take at most %(max)d.")
+            % {"length": f"{len(raw):,}", "max": BOX_MAX_CHARS}
         )
 
 
 def check_upload_size(size: int) -> None:
     if size > settings.MAX_UPLOAD_BYTES:
         raise UploadTooLarge(
-            f"The upload is {size:,} bytes; the limit is {settings.MAX_UPLOAD_BYTES:,} bytes (MAX_UPLOAD_BYTES)."
+            _("The upload is %(size)s bytes; the limit is %(limit)s bytes (MAX_UPLOAD_BYTES).")
+            % {"size": f"{size:,}", "limit": f"{settings.MAX_UPLOAD_BYTES:,}"}
         )
 
 
 def read_upload(upload) -> bytes:
     """An uploaded file's bytes, refused by its declared size before reading it into memory."""
     if upload is None:
-        raise SearchInputError("Choose a photo to search with.")
+        raise SearchInputError(_("Choose a photo to search with."))
     check_upload_size(upload.size)
     return upload.read()
 
 
 def validate_text(query: str) -> str:
     if not isinstance(query, str) or not query.strip():
-        raise SearchInputError("Type a few words to search for.")
+        raise SearchInputError(_("Type a few words to search for."))
     query = query.strip()
     if len(query) > settings.SEARCH_MAX_QUERY_CHARS:
         raise SearchInputError(
-            f"The query is {len(query)} characters long; the limit is {settings.SEARCH_MAX_QUERY_CHARS}."
+            _("The query is %(length)d characters long; the limit is %(max)d.")
+            % {"length": len(query), "max": settings.SEARCH_MAX_QUERY_CHARS}
         )
     return query
+
+
+def _known_names() -> str:
+    """The classes as the reader may name them: the stored label, and its name in their language when it differs."""
+    shown = []
+    for label in settings.DETECTOR_CLASSES:
+        name = display_name(label)
+        shown.append(label if name == label else f"{name} ({label})")
+    return ", ".join(shown)

@@ -1,8 +1,12 @@
-"""Boxes in source pixels -> percentages, so they sit right on a scaled image."""
+"""Boxes in source pixels -> percentages, so they sit right on a scaled image; labels in the reader's language."""
 
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext
+
+from search import progress
+from search.query.label_names import display_name
 
 register = template.Library()
 
@@ -24,7 +28,7 @@ def query_boxes(image_search) -> list[dict]:
     if image_search.whole_image:
         return []
     return [
-        percent_box(obj.box, image_search.width, image_search.height, f"{i}. {obj.label}")
+        percent_box(obj.box, image_search.width, image_search.height, f"{i}. {display_name(obj.label)}")
         for i, obj in enumerate(image_search.objects, start=1)
     ]
 
@@ -34,7 +38,7 @@ def crop_overlay_boxes(crop, image) -> list[dict]:
     """The crop's box drawn over its source photo (crop page)."""
     if not image.width or not image.height:
         return []
-    return [percent_box(crop.box, image.width, image.height, crop.label)]
+    return [percent_box(crop.box, image.width, image.height, display_name(crop.label))]
 
 
 @register.simple_tag
@@ -45,7 +49,7 @@ def pick_boxes(image_search) -> list[dict]:
     """
     if image_search.region:
         obj = image_search.objects[0]
-        box = percent_box(obj.box, image_search.width, image_search.height, "region")
+        box = percent_box(obj.box, image_search.width, image_search.height, gettext("region"))
         return [{**box, "source": source(obj.box), "searched": True}]
     return [
         {**box, "source": source(obj.box), "searched": obj.searched}
@@ -59,10 +63,22 @@ def photo_match_boxes(photo, photo_search) -> list[dict]:
     if not photo.width or not photo.height:
         return []
     return [
-        percent_box(m.result.box, photo.width, photo.height, f"{m.query_index + 1}. {m.result.label}")
+        percent_box(m.result.box, photo.width, photo.height, f"{m.query_index + 1}. {display_name(m.result.label)}")
         for m in photo.matches
     ]
 
 
 def source(box) -> str:
     return ",".join(f"{v:g}" for v in box)
+
+
+@register.filter
+def label_name(label: str) -> str:
+    """A stored label (the detector's English class name) in the reader's language."""
+    return display_name(label)
+
+
+@register.filter
+def status_name(status: str) -> str:
+    """A job's or model change's stored status in the reader's language."""
+    return progress.status_name(status)

@@ -44,6 +44,8 @@ MIDDLEWARE = [
     # Every query of a request limited to WEB_STATEMENT_TIMEOUT_MS; past it, a 503 that says so.
     "visualsearch.middleware.StatementTimeoutMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, before anything that writes text a reader sees (Django's place for it).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -100,7 +102,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The site speaks English (the default) and Korean: LocaleMiddleware picks one per request from the
+# language switch's cookie, else Accept-Language. Catalogs: locale/<lang>/LC_MESSAGES/django.po (+ .mo).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

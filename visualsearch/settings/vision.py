@@ -62,6 +62,13 @@ CROP_MIN_AREA_FRACTION = env.float("CROP_MIN_AREA_FRACTION", default=0.001)
 # CLIP: a hub id or a local directory written by save_pretrained.
 CLIP_MODEL = env("CLIP_MODEL", default="openai/clip-vit-base-patch32")
 CLIP_BATCH_SIZE = env.int("CLIP_BATCH_SIZE", default=32)
+# Text queries: empty, CLIP_MODEL's own text tower (English); or a sentence-transformers
+# encoder distilled into the same image space, for queries in other languages
+# (sentence-transformers/clip-ViT-B-32-multilingual-v1 for ViT-B/32): a hub id or a local folder.
+TEXT_ENCODER = env("TEXT_ENCODER", default="")
+# The image model TEXT_ENCODER is aligned to (a CLIP id, or an embedder version name@hash), when
+# neither its folder (aligned_to.json) nor the project knows it; a mismatch with the served CLIP is refused.
+TEXT_ENCODER_ALIGNED_TO = env("TEXT_ENCODER_ALIGNED_TO", default="")
 EMBEDDING_DIM = 512
 
 # --- MLflow -------------------------------------------------------------------
