@@ -18,11 +18,11 @@ from django.utils.translation import ngettext
 from PIL import Image
 
 from indexing import text_queries
+from search.label_names import display_name
 from search.query import paging, photos, regions
 from search.query.candidates import search_vectors
 from search.query.errors import CropNotFound
 from search.query.filters import NO_FILTER, build_filter
-from search.query.label_names import display_name
 from search.query.results import SearchResult, active_crops, to_result, visible
 from search.query.validation import (
     check_upload_size,

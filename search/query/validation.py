@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from search.label_names import display_name, stored_labels
 from search.query.errors import SearchInputError, UploadTooLarge
-from search.query.label_names import display_name, stored_labels
 
 
 def validate_k(k: int | None) -> int:

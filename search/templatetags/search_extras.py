@@ -6,7 +6,7 @@ from django import template
 from django.utils.translation import gettext
 
 from search import progress
-from search.query.label_names import display_name
+from search.label_names import display_name
 
 register = template.Library()
 

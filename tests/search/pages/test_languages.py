@@ -6,9 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from search.label_names import COCO_NAMES, stored_labels
 from search.query import services
 from search.query.errors import SearchInputError
-from search.query.label_names import COCO_NAMES, stored_labels
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
 
 KO = {"HTTP_ACCEPT_LANGUAGE": "ko-KR,ko;q=0.9,en;q=0.5"}
