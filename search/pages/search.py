@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from PIL import Image
 
 from indexing.catalog import deletion, selectors
+from indexing.descriptions import selectors as description_selectors
 from indexing.model_changes import lifecycle as model_changes
 from indexing.models import DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset
 from indexing.pipeline import recovery
@@ -192,6 +193,7 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
     image = selectors.source_image(crop.image_id)
     same_object = same_object_groups(crop_id) or []
     context = {"crop": crop, "image": image, "similar": similar, "same_object": same_object}
+    context["descriptions"] = description_selectors.descriptions_of(crop_id)
     return render(request, "search/crop.html", context)
 
 
