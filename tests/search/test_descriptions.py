@@ -53,6 +53,17 @@ def test_descriptions_made_after_indexing_are_stored_with_their_model_and_shown(
     assert f"openai:stub-vlm@{stub.url}" in page.content.decode()
     datasets_page = client.get("/datasets").content.decode()
     assert f"{crops.count()} of {crops.count()} objects described" in datasets_page
+    # Searchable by words: with fusion on, the described people come first, and say why.
+    describing.SEARCH_TEXT_FUSION = "rrf"
+    found = services.search_text_page("yellow raincoat", k=3).results
+    people = set(crops.filter(label="person").values_list("pk", flat=True))
+    assert people and found[0].crop_id in people
+    assert found[0].ranked_by in ("both", "text") and found[0].text_rank is not None
+    answer = client.post("/api/search/text", {"query": "yellow raincoat", "k": 3}, content_type="application/json")
+    assert answer.status_code == 200, answer.content
+    first = answer.json()["results"][0]
+    assert (first["crop_id"], first["text_rank"]) == (found[0].crop_id, found[0].text_rank)
+    assert first["ranked_by"] in ("both", "text") and first["fused_score"] > 0
 
 
 def test_a_dead_endpoint_fails_the_description_run_alone_and_search_keeps_working(
@@ -68,3 +79,5 @@ def test_a_dead_endpoint_fails_the_description_run_alone_and_search_keeps_workin
     assert all(f"{url}/chat/completions could not be reached" in run.error for run in failed)
     assert not Description.objects.exists()
     assert services.search_text("a person", k=3)  # the collection searches as before
+    describing.SEARCH_TEXT_FUSION = "rrf"  # and with fusion on: no words to match, the vectors alone rank
+    assert {r.ranked_by for r in services.search_text("a person", k=3)} == {"vector"}
