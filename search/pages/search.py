@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from indexing.queue import IndexingUnavailable
 from search import progress
 from search.pages import collection
 from search.pages.forms import SearchForm
-from search.query import collapse, filters, photo_queries, services, validation
+from search.query import collapse, explain, filters, photo_queries, services, validation
 from search.query.errors import CropNotFound, SearchInputError
 from search.query.same_object import same_object_groups
 from search.throttle import throttle_page
@@ -194,6 +195,9 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
     same_object = same_object_groups(crop_id) or []
     context = {"crop": crop, "image": image, "similar": similar, "same_object": same_object}
     context["descriptions"] = description_selectors.descriptions_of(crop_id)
+    # Reached from a text search: why it matched, from the template (never a model). A bad ?q: no line.
+    with contextlib.suppress(SearchInputError):
+        context["why"] = explain.explain(crop_id, request.GET["q"]) if request.GET.get("q") else None
     return render(request, "search/crop.html", context)
 
 
