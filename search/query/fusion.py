@@ -19,17 +19,18 @@ import dataclasses
 import numpy as np
 from django.conf import settings
 
-from indexing.vectors import exact_nearest
+from indexing.vectors import nearest_ids
 from search.query.budget import Work
 from search.query.candidates import search_ranked
 from search.query.collapse import COLLAPSE_OVERFETCH, collapse_by_group
 from search.query.filters import CropFilter
 from search.query.paging import Page
-from search.query.results import SearchResult, active_crops, to_result
+from search.query.results import hydrate, visible
 from search.query.words import text_matches
 
 MODES = ("off", "rrf")
 RRF_K = 60
+RANKED_BY = {(True, True): "both", (True, False): "vector", (False, True): "text"}  # (in CLIP's list, in the words')
 
 
 def mode() -> str:
@@ -64,36 +65,36 @@ def fused_page(
     work = Work.from_settings()
     by_vector = search_ranked(vector[None, :], depth, crop_filter, min_score, version=version, work=work)[0]
     by_words = text_matches(query, crop_filter=crop_filter, version=version, limit=depth)
-    results = {r.crop_id: r for r in by_vector.results}
-    results.update(words_only(set(by_words) - set(results), vector, min_score))
     vector_rank = {r.crop_id: i for i, r in enumerate(by_vector.results, start=1)}
     text_rank = {crop_id: i for i, crop_id in enumerate(by_words, start=1)}
-    fused = []
-    for crop_id, result in results.items():
-        ranks = (vector_rank.get(crop_id), text_rank.get(crop_id))
-        ranked_by = {(True, True): "both", (True, False): "vector", (False, True): "text"}[
-            (ranks[0] is not None, ranks[1] is not None)
-        ]
-        fused.append(
-            dataclasses.replace(
-                result,
-                ranked_by=ranked_by,
-                text_rank=ranks[1],
-                text_match=round(by_words[crop_id], 6) if crop_id in by_words else None,
-                fused_score=round(rrf(list(ranks)), 6),
-            )
+    similarity = {r.crop_id: r.score for r in by_vector.results}
+    similarity.update(words_only(set(by_words) - set(similarity), vector, version, min_score))
+    fused_score = {pk: rrf([vector_rank.get(pk), text_rank.get(pk)]) for pk in similarity}
+    order = sorted(fused_score, key=lambda pk: (-fused_score[pk], pk))[:fetch]
+    # Whole rows for the page's window alone: the vector list's are read already, the words' are read here.
+    rows = {r.crop_id: r for r in by_vector.results}
+    found_by_words = {pk: similarity[pk] for pk in order if pk not in rows}
+    rows.update({r.crop_id: r for r in hydrate(found_by_words, crop_filter, None)})
+    fused = [
+        dataclasses.replace(
+            rows[pk],
+            ranked_by=RANKED_BY[(pk in vector_rank, pk in text_rank)],
+            text_rank=text_rank.get(pk),
+            text_match=round(by_words[pk], 6) if pk in by_words else None,
+            fused_score=round(fused_score[pk], 6),
         )
-    fused.sort(key=lambda r: (-r.fused_score, r.crop_id))
+        for pk in order
+        if pk in rows  # a crop hidden or deleted since it was ranked drops out
+    ]
     if collapse:
         fused = collapse_by_group(fused, wanted)
     more = len(fused) > offset + k
     return Page(fused[offset : offset + k], offset, offset + k if more else None, by_vector.truncated)
 
 
-def words_only(ids: set[int], vector: np.ndarray, min_score: float | None) -> dict[int, SearchResult]:
-    """Crops found by their words alone, with their CLIP similarity to the query (one exact SQL scan of these ids)."""
+def words_only(ids: set[int], vector: np.ndarray, version: str, min_score: float | None) -> dict[int, float]:
+    """CLIP similarity to the query of the crops found by their words alone: {id: score}, one SQL scan of ids."""
     if not ids:
         return {}
-    crops = exact_nearest(active_crops().filter(pk__in=list(ids)), vector, len(ids))
-    results = (to_result(crop, 1.0 - float(crop.distance)) for crop in crops)
-    return {r.crop_id: r for r in results if min_score is None or r.score >= min_score}
+    scores = nearest_ids(visible(version=version).filter(pk__in=list(ids)), vector, len(ids))
+    return {pk: score for pk, score in scores.items() if min_score is None or score >= min_score}

@@ -3,8 +3,10 @@
 The query is read the way a search box is (``websearch``: quoted phrases, ``or``,
 ``-word``), with the same text search configuration as the column (indexing.models.
 SEARCH_CONFIG), so the index is used. The work is bounded twice: at most
-``scan`` matching descriptions are ranked (``ts_rank``), and the best ``limit`` crops
-come back; the same visibility rule and filters as the vector search apply.
+SCAN_FACTOR x ``limit`` matching descriptions are read, and of those passing the same
+visibility rule and filters as the vector search, the best ``limit`` crops by ``ts_rank``
+come back. Under a filter passed by few crops, the read matches may hold fewer than
+``limit`` of them: the words' list is then shorter, never slower.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ def text_matches(query: str, *, crop_filter: CropFilter, version: str, limit: in
     if limit <= 0:
         return {}
     tsquery = text_query(query)
+    # The matches first (a GIN bitmap scan, cut at ``scan``), then the visibility rule and filters
+    # over those few: with the join first, PostgreSQL walked every visible crop to probe its words.
+    matching = Description.objects.filter(search=tsquery).values("pk")[: limit * SCAN_FACTOR]
     eligible = crop_filter.apply(visible(version=version)).values("pk")
-    matching = Description.objects.filter(search=tsquery, crop__in=eligible).values("pk")[: limit * SCAN_FACTOR]
     ranked = (
-        Description.objects.filter(pk__in=matching)
+        Description.objects.filter(pk__in=matching, crop__in=eligible)
         .annotate(rank=SearchRank(F("search"), tsquery))
         .order_by("-rank", "crop_id")
         .values_list("crop_id", "rank")

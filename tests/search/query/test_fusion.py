@@ -106,3 +106,14 @@ def test_the_setting_switches_text_search(settings, db, real_models):
     settings.SEARCH_TEXT_FUSION = "sometimes"
     with pytest.raises(ValueError, match="SEARCH_TEXT_FUSION is 'sometimes'; use one of off, rrf"):
         services.search_text_page("a car")
+
+
+def test_hidden_crops_and_other_labels_are_not_found_by_their_words(disagreeing):
+    from indexing.models import Crop
+
+    Crop.objects.filter(pk=disagreeing["D"]).update(is_active=False)
+    found = text_matches("red bicycle", crop_filter=NO_FILTER, version=VERSION, limit=10)
+    assert disagreeing["D"] not in found and disagreeing["C"] in found
+    people = text_matches("man", crop_filter=build_filter(labels=["person"]), version=VERSION, limit=10)
+    assert list(people) == [disagreeing["B"]]
+    assert text_matches("man", crop_filter=build_filter(labels=["car"]), version=VERSION, limit=10) == {}
