@@ -80,3 +80,17 @@ def test_the_command_says_why_a_run_failed(db, settings, stub_vlm):
     crops_with_files(1)
     with pytest.raises(CommandError, match="could not be reached.*Run the command again to resume"):
         call_command("describe_crops")
+
+
+def test_an_endpoint_error_and_a_missing_model_fail_the_run_with_their_reason(db, settings, stub_vlm, tmp_path):
+    crops_with_files(1)
+    settings.DESCRIPTIONS_API_URL = stub_vlm.url.removesuffix("/v1") + "/nowhere"  # answers 404
+    record = runs.run(Crop.objects.all())
+    assert record.status == DescriptionRun.Status.FAILED
+    assert "/nowhere/chat/completions answered HTTP 404" in record.error
+    settings.DESCRIPTIONS_BACKEND, settings.DESCRIPTIONS_MODEL = "local", str(tmp_path / "no-such-model")
+    record = runs.run(Crop.objects.all())
+    assert record.status == DescriptionRun.Status.FAILED
+    assert f"The captioning model '{tmp_path / 'no-such-model'}' could not be loaded" in record.error
+    settings.DESCRIPTIONS_BACKEND = "gpt"
+    assert "DESCRIPTIONS_BACKEND is 'gpt'; use one of local, openai" in runs.run(Crop.objects.all()).error
