@@ -22,7 +22,8 @@ UPDATE_INDEX = "indexing.tasks.update_index_task"
 DELETE_DATASET = "indexing.tasks.delete_dataset_task"
 RECOMPUTE_DUPLICATES = "indexing.tasks.recompute_duplicates_task"
 MODEL_CHANGE = "indexing.tasks.model_change_task"
-TASKS = (INDEX_JOB, PROCESS_BATCH, UPDATE_INDEX, DELETE_DATASET, RECOMPUTE_DUPLICATES, MODEL_CHANGE)
+DESCRIBE_CROPS = "indexing.tasks.describe_crops_task"
+TASKS = (INDEX_JOB, PROCESS_BATCH, UPDATE_INDEX, DELETE_DATASET, RECOMPUTE_DUPLICATES, MODEL_CHANGE, DESCRIBE_CROPS)
 
 # Errors worth retrying: the database or broker blinked, not our data. They leave the
 # job running for Celery's retry (indexing.tasks) instead of failing it.

@@ -16,6 +16,7 @@ from indexing import queue
 from indexing.ann import builds
 from indexing.catalog import deletion
 from indexing.catalog.guards import DatasetDeleting
+from indexing.descriptions import runs as descriptions
 from indexing.duplicates import groups as duplicate_groups
 from indexing.model_changes import runner
 from indexing.pipeline import jobs, queued
@@ -70,3 +71,13 @@ def recompute_duplicates_task(dataset_id: int, queued_id: int | None = None) -> 
 def model_change_task(change_id: int) -> str:
     """Re-embed or redetect, resuming where a dead worker stopped; returns its status."""
     return runner.run_change(change_id=change_id).status
+
+
+# No autoretry on the describer's failures: a dead or slow endpoint ends the run "failed" with its
+# reason (indexing.descriptions.runs), and the crops wait for the next run; retries would only queue
+# more waiting on it. The database blinking is still retried.
+@shared_task(name=queue.DESCRIBE_CROPS, **RETRY)
+def describe_crops_task(image_ids: list[int]) -> dict:
+    """Describe the crops of a batch just indexed; returns the run's status and counts."""
+    record = descriptions.describe_images(image_ids)
+    return {"run": record.pk, "status": record.status, "described": record.described, "error": record.error}

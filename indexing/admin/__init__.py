@@ -2,7 +2,8 @@
 
 - catalog: datasets, photos and crops (curation);
 - duplicates: duplicate groups and remembered pairs (review);
-- system: index builds and indexing jobs, read-only.
+- system: index builds and indexing jobs, read-only;
+- descriptions: the per-label prompts (editable), descriptions and their runs (read-only).
 """
 
-from indexing.admin import catalog, duplicates, system  # noqa: F401 (each registers its models)
+from indexing.admin import catalog, descriptions, duplicates, system  # noqa: F401 (each registers its models)

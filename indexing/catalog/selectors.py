@@ -6,6 +6,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
+from indexing.descriptions.selectors import progress_by_dataset
 from indexing.models import Crop, Dataset, IndexingJob, SourceImage
 
 # Jobs listed under each dataset on the datasets page, newest first.
@@ -62,12 +63,14 @@ def datasets_page(
     by_dataset: dict[int, list[IndexingJob]] = {}
     for job in jobs:
         by_dataset.setdefault(job.dataset_id, []).append(job)
+    descriptions = progress_by_dataset(ids)  # crops described so far, the newest description run
     for dataset in datasets:
         counts = image_counts.get(dataset.pk, {"image_count": 0, "images_done": 0, "images_failed": 0})
         for name, value in counts.items():
             setattr(dataset, name, value)
         dataset.crop_count = crop_counts.get(dataset.pk, 0)
         dataset.recent_jobs = by_dataset.get(dataset.pk, [])
+        dataset.descriptions = descriptions[dataset.pk]
         # A dataset being deleted (indexing.catalog.deletion): photos gone so far.
         dataset.deleted_images = max(dataset.deletion_total - dataset.image_count, 0)
     current.object_list = datasets

@@ -18,6 +18,7 @@ from indexing.models.catalog import (
     source_image_path,
     stored_extension,
 )
+from indexing.models.descriptions import SEARCH_CONFIG, Description, DescriptionPrompt, DescriptionRun
 from indexing.models.duplicates import DuplicateGroup, DuplicateMember, NotDuplicatePair, PhotoFingerprint, Tier
 from indexing.models.jobs import IndexingJob, QueuedTask
 from indexing.models.model_changes import ModelChange, StagedEmbedding
@@ -26,8 +27,12 @@ __all__ = [
     "CURATE_CROPS_PERMISSION",
     "DELETE_DATASET_PERMISSION",
     "INDEX_PERMISSION",
+    "SEARCH_CONFIG",
     "Crop",
     "Dataset",
+    "Description",
+    "DescriptionPrompt",
+    "DescriptionRun",
     "DuplicateGroup",
     "DuplicateMember",
     "IndexBuild",

@@ -23,6 +23,7 @@ from indexing import queue
 from indexing.ann import builds
 from indexing.catalog.guards import refuse_if_deleting
 from indexing.catalog.ingest import pending_image_ids
+from indexing.descriptions import hooks as description_hooks
 from indexing.models import Crop, Dataset, IndexBuild, IndexingJob, QueuedTask, SourceImage
 from indexing.pipeline import queued
 from indexing.pipeline.batch import BatchResult, process_images
@@ -91,6 +92,7 @@ def run_batch(*, job_id: int, image_ids: Sequence[int]) -> tuple[BatchResult, bo
     except Exception as exc:
         fail_job(job_id, f"batch of {len(image_ids)} images failed: {type(exc).__name__}: {exc}")
         raise
+    description_hooks.after_batch(image_ids, result.crops)  # DESCRIPTIONS_ENABLED: a task of its own
     return result, refresh_job_progress(job_id)
 
 

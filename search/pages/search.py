@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from PIL import Image
 
 from indexing.catalog import deletion, selectors
+from indexing.descriptions import selectors as description_selectors
 from indexing.model_changes import lifecycle as model_changes
 from indexing.models import DELETE_DATASET_PERMISSION, INDEX_PERMISSION, Dataset
 from indexing.pipeline import recovery
@@ -23,7 +25,7 @@ from indexing.queue import IndexingUnavailable
 from search import progress
 from search.pages import collection
 from search.pages.forms import SearchForm
-from search.query import collapse, filters, photo_queries, services, validation
+from search.query import collapse, explain, filters, photo_queries, services, validation
 from search.query.errors import CropNotFound, SearchInputError
 from search.query.same_object import same_object_groups
 from search.throttle import throttle_page
@@ -194,6 +196,10 @@ def crop_detail(request: HttpRequest, crop_id: int) -> HttpResponse:
     image = selectors.source_image(crop.image_id)
     same_object = same_object_groups(crop_id) or []
     context = {"crop": crop, "image": image, "similar": similar, "same_object": same_object}
+    context["descriptions"] = description_selectors.descriptions_of(crop_id)
+    # Reached from a text search: why it matched, from the template (never a model). A bad ?q: no line.
+    with contextlib.suppress(SearchInputError):
+        context["why"] = explain.explain(crop_id, request.GET["q"]) if request.GET.get("q") else None
     return render(request, "search/crop.html", context)
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from indexing import text_queries
 from search.label_names import display_name
-from search.query import paging, photos, regions
+from search.query import fusion, paging, photos, regions
 from search.query.candidates import search_vectors
 from search.query.errors import CropNotFound
 from search.query.filters import NO_FILTER, build_filter
@@ -91,6 +91,7 @@ def search_text_page(
     """One page (``offset``, ``k``) of the crops nearest to ``query``, with where the next starts.
 
     With ``collapse_duplicates``, photos of one duplicate group give one result, the best.
+    With SEARCH_TEXT_FUSION=rrf, the order fuses CLIP's with the descriptions' (search.query.fusion).
     """
     query = validate_text(query)
     k, min_score = validate_k(k), validate_min_score(min_score)
@@ -98,6 +99,17 @@ def search_text_page(
     offset = paging.validate_offset(offset, k)
     # The CLIP's own text tower, or TEXT_ENCODER (any language) once checked against the served CLIP.
     vector, version = text_queries.embed_query(query)
+    if fusion.mode() == "rrf":
+        return fusion.fused_page(
+            query,
+            vector,
+            version=version,
+            k=k,
+            offset=offset,
+            crop_filter=crop_filter,
+            min_score=min_score,
+            collapse=collapse_duplicates,
+        )
     return paging.pages(
         vector[None, :],
         version=version,

@@ -85,3 +85,22 @@ INDEX_CACHE_KEEP = env.int("INDEX_CACHE_KEEP", default=3)
 # Hosts a COCO annotations file's coco_url may download images from, over https only
 # (images.cocodataset.org is fetched through its bucket's https address; see indexing/catalog/sources.py).
 COCO_IMAGE_HOSTS = env.list("COCO_IMAGE_HOSTS", default=["images.cocodataset.org"])
+
+# --- Descriptions (indexing/descriptions/, docs/descriptions.md) ------------------------------
+# Words about each crop from a vision-language model, made on the Celery gpu queue after a batch is
+# indexed (and by manage.py describe_crops). Off by default, and in the offline demo.
+DESCRIPTIONS_ENABLED = env.bool("DESCRIPTIONS_ENABLED", default=False)
+# local: a transformers BLIP captioner in the worker; openai: any OpenAI-compatible chat endpoint (Ollama, vLLM).
+DESCRIPTIONS_BACKEND = env("DESCRIPTIONS_BACKEND", default="local")
+# local: a hub id or a save_pretrained directory; openai: the endpoint's model name (e.g. llava, qwen2.5vl).
+DESCRIPTIONS_MODEL = env("DESCRIPTIONS_MODEL", default="Salesforce/blip-image-captioning-base")
+# openai: the API's base URL (Ollama: http://localhost:11434/v1) and its key (empty: none sent).
+DESCRIPTIONS_API_URL = env("DESCRIPTIONS_API_URL", default="")
+DESCRIPTIONS_API_KEY = env("DESCRIPTIONS_API_KEY", default="")
+# One request to the endpoint may take this long; past it the description run fails with that reason.
+DESCRIPTIONS_TIMEOUT_SECONDS = env.float("DESCRIPTIONS_TIMEOUT_SECONDS", default=30.0)
+DESCRIPTIONS_MAX_TOKENS = env.int("DESCRIPTIONS_MAX_TOKENS", default=60)
+# Crops described (and committed) per step: a run stopped part way resumes after the last step.
+DESCRIPTIONS_BATCH_SIZE = env.int("DESCRIPTIONS_BATCH_SIZE", default=16)
+# "Why this matched" asks the describer for its sentence (cached per model) instead of the template.
+EXPLAIN_WITH_VLM = env.bool("EXPLAIN_WITH_VLM", default=False)

@@ -101,6 +101,18 @@ class SearchResultSerializer(serializers.Serializer):
     box = serializers.ListField(child=serializers.FloatField(), help_text="x1, y1, x2, y2 in source pixels.")
     dataset = serializers.CharField()
     split = serializers.CharField()
+    ranked_by = serializers.ChoiceField(
+        choices=["vector", "text", "both"],
+        help_text="Which signal ranked it: vector (CLIP similarity), text (its description matched the query's words), "
+        "both. Text search fuses them when SEARCH_TEXT_FUSION=rrf; otherwise always vector.",
+    )
+    text_rank = serializers.IntegerField(
+        allow_null=True, help_text="Its place among the description matches (1: best)."
+    )
+    text_match = serializers.FloatField(allow_null=True, help_text="ts_rank of its best description for the query.")
+    fused_score = serializers.FloatField(
+        allow_null=True, help_text="The reciprocal-rank fusion score results are ordered by (null without fusion)."
+    )
 
     def to_representation(self, instance):
         return super().to_representation(asdict(instance))
