@@ -36,9 +36,10 @@ from indexing.management.commands.make_test_blip import write_test_blip  # noqa:
 from indexing.models import Crop, Dataset, Description, SourceImage  # noqa: E402
 from indexing.vectors import copy_crops  # noqa: E402
 from indexing.vision.describe.local import LocalCaptioner  # noqa: E402
-from search.query import fusion, paging  # noqa: E402
+from search.query import paging  # noqa: E402
 from search.query.filters import NO_FILTER  # noqa: E402
 from search.query.index_cache import index_holder  # noqa: E402
+from search.query.text import fusion  # noqa: E402
 
 VERSION = "bench"
 K = 12

@@ -35,7 +35,8 @@ from indexing.vision.crops import CropPolicy, crop_box, crop_image  # noqa: E402
 from indexing.vision.detector import get_detector, reset_detector  # noqa: E402
 from indexing.vision.embedder import get_embedder, reset_embedder  # noqa: E402
 from indexing.vision.images import load_image  # noqa: E402
-from search.query import photo_queries, services  # noqa: E402
+from search.query import services  # noqa: E402
+from search.query.image import photo_queries  # noqa: E402
 from search.query.index_cache import index_holder  # noqa: E402
 
 CROPS_PER_PHOTO = 5  # COCO photos of the product's classes hold a few objects each

@@ -200,7 +200,7 @@ def test_modules_that_import_one_way_make_no_circle() -> None:
     [
         ("indexing.vision.weights.resolve", "def f():\n    from mlops.weights import fetch\n", "mlops.weights.fetch"),
         ("indexing.vision.weights.resolve", "def f():\n    from ... import services\n", "indexing.services"),
-        ("indexing.vision.images", "import search.query.photos\n", "search.query.photos"),
+        ("indexing.vision.images", "import search.query.image.photos\n", "search.query.image.photos"),
         ("indexing.tasks", "from mlops import training\n", "mlops.training"),
         ("search.query.services", "importlib.import_module('mlops.tracking')\n", "mlops.tracking"),
     ],
@@ -213,7 +213,7 @@ def test_a_wrong_way_import_anywhere_in_a_module_is_caught(module: str, source: 
 def test_the_allowed_directions_pass() -> None:
     allowed = {
         "mlops.training": "from indexing.vision.weights.resolve import resolve_weights\nimport indexing.catalog\n",
-        "search.query.photos": "from indexing.vision.detector import get_detector\nfrom indexing import services\n",
+        "search.query.image.photos": "from indexing.vision.detector import get_detector\nimport indexing\n",
         "indexing.services": "from indexing.vision.images import load_image\n",
         "indexing.vision.detector": "def f():\n    from .weights import resolve_detector_weights\n",
     }

@@ -12,8 +12,9 @@ from indexing.catalog import curation
 from search.api.base import BoundedFormParser, BoundedJSONParser, CanCurateCrops, SearchView, validated
 from search.api.serializers import queries as s
 from search.api.serializers.common import ErrorResponse
-from search.query import photo_queries, services, validation
+from search.query import services, validation
 from search.query.errors import CropNotFound
+from search.query.image import photo_queries
 
 
 def filters_of(data: dict) -> dict:
@@ -106,7 +107,7 @@ class SearchImageView(SearchView):
 
 
 class SearchPhotosView(SearchView):
-    """Photos holding objects like each of the query photo's objects (search.query.photo_queries)."""
+    """Photos holding objects like each of the query photo's objects (search.query.image.photo_queries)."""
 
     parser_classes = [MultiPartParser, BoundedFormParser]
 

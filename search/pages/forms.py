@@ -1,7 +1,7 @@
 """The search page's form: parses the request's fields; the search services check their values.
 
 Range, label, filter and box checks stay in the services (search.query.validation,
-search.query.filters, search.query.regions, search.query.paging), so the page and the API refuse a bad
+search.query.filters, search.query.image.regions, search.query.paging), so the page and the API refuse a bad
 query with the same words.
 """
 

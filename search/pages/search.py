@@ -25,8 +25,9 @@ from indexing.queue import IndexingUnavailable
 from search import progress
 from search.pages import collection
 from search.pages.forms import SearchForm
-from search.query import collapse, explain, filters, photo_queries, services, validation
+from search.query import collapse, explain, filters, services, validation
 from search.query.errors import CropNotFound, SearchInputError
+from search.query.image import photo_queries
 from search.query.same_object import same_object_groups
 from search.throttle import throttle_page
 from visualsearch.access import sees_details

@@ -31,8 +31,8 @@ from indexing.vision.describe import DescriberError
 from indexing.vision.images import load_image
 from search.query.errors import CropNotFound
 from search.query.results import visible
+from search.query.text.words import text_query
 from search.query.validation import validate_text
-from search.query.words import text_query
 
 logger = logging.getLogger(__name__)
 

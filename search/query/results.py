@@ -24,7 +24,7 @@ class SearchResult:
     split: str
     # Folded copies (search.query.collapse): the best result of each other photo of its duplicate group.
     copies: tuple[SearchResult, ...] = field(default=(), compare=False)
-    # Which signal ranked it (search.query.fusion): vector (CLIP alone), text (its description's words), both.
+    # Which signal ranked it (search.query.text.fusion): vector (CLIP alone), text (its description's words), both.
     ranked_by: str = "vector"
     text_rank: int | None = None  # its place among the description matches (1: best); None: not matched
     text_match: float | None = None  # ts_rank of its best description for the query

@@ -19,11 +19,13 @@ from PIL import Image
 
 from indexing import text_queries
 from search.label_names import display_name
-from search.query import fusion, paging, photos, regions
+from search.query import paging
 from search.query.candidates import search_vectors
 from search.query.errors import CropNotFound
 from search.query.filters import NO_FILTER, build_filter
+from search.query.image import photos, regions
 from search.query.results import SearchResult, active_crops, to_result, visible
+from search.query.text import fusion
 from search.query.validation import (
     check_upload_size,
     validate_k,
@@ -91,7 +93,7 @@ def search_text_page(
     """One page (``offset``, ``k``) of the crops nearest to ``query``, with where the next starts.
 
     With ``collapse_duplicates``, photos of one duplicate group give one result, the best.
-    With SEARCH_TEXT_FUSION=rrf, the order fuses CLIP's with the descriptions' (search.query.fusion).
+    With SEARCH_TEXT_FUSION=rrf, the order fuses CLIP's with the descriptions' (search.query.text.fusion).
     """
     query = validate_text(query)
     k, min_score = validate_k(k), validate_min_score(min_score)
@@ -141,7 +143,7 @@ def search_image(
     returned too, flagged not searched, with no results (its box can be searched as a
     region). When no object of the product's classes is found, the whole photo is the query. With ``box``
     ("x1,y1,x2,y2" in source pixels) that region alone is the query and the detector
-    does not run (search.query.regions). With ``preview_side``, the result carries the photo
+    does not run (search.query.image.regions). With ``preview_side``, the result carries the photo
     shrunk to that side, from the same decoded copy.
     """
     k, min_score = validate_k(k), validate_min_score(min_score)

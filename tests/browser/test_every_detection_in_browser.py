@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from indexing.ann import builds
-from search.query import photos
+from search.query.image import photos
 from tests.browser.test_aimed_search_in_browser import chromium, upload_and_search
 from tests.browser.test_search_in_browser import ARTIFACTS
 from tests.search.conftest import index_files

@@ -85,7 +85,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Text search ranking: off (CLIP similarity alone) or rrf (CLIP and full-text search over the
-# descriptions, fused by reciprocal rank: search.query.fusion).
+# descriptions, fused by reciprocal rank: search.query.text.fusion).
 SEARCH_TEXT_FUSION = env("SEARCH_TEXT_FUSION", default="off")
 # How deep both fused lists go (CLIP's and the descriptions' words): bounded work per request. At 50k
 # crops on 2 busy cores, 100 deep took fused text search from 12 to 74 ms p50 (bench/describe.py),

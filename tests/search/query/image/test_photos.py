@@ -11,7 +11,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from search.query import photos, services
+from search.query import services
+from search.query.image import photos
 from tests.bad_files import encoded, photo_like
 
 

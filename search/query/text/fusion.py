@@ -1,7 +1,7 @@
 """Text search ranked by CLIP similarity and description match together: reciprocal-rank fusion.
 
 SEARCH_TEXT_FUSION=rrf: the query ranks crops twice, by CLIP (search.query.candidates) and
-by its words over the descriptions (search.query.words), each list SEARCH_TEXT_FTS_MAX deep
+by its words over the descriptions (search.query.text.words), each list SEARCH_TEXT_FTS_MAX deep
 (or the page's depth past it; never past SEARCH_MAX_DEPTH). Each crop scores
 sum(1 / (RRF_K + rank)) over the lists it is in (rank 1 is the best), RRF_K = 60 as in
 Cormack et al. (2009): a crop near the top of both lists beats one at the top of one. Ties go
@@ -26,7 +26,7 @@ from search.query.collapse import COLLAPSE_OVERFETCH, collapse_by_group
 from search.query.filters import CropFilter
 from search.query.paging import Page
 from search.query.results import hydrate, visible
-from search.query.words import text_matches
+from search.query.text.words import text_matches
 
 MODES = ("off", "rrf")
 RRF_K = 60

@@ -1,7 +1,7 @@
 """Query by region: a box on the query photo, searched alone, without running the detector.
 
 The box is in source pixels (the upright photo, as decoded). It is cropped the way
-indexing crops a detection (padded by the crop policy, search.query.photos' plan_crops), so
+indexing crops a detection (padded by the crop policy, search.query.image.photos' plan_crops), so
 the box of a detected object gives exactly that object's crop, and any other box its
 own padded crop. A box the policy would not crop gets a 400 that says why.
 """

@@ -13,8 +13,8 @@ import pytest
 from indexing.models import Description
 from search.query import services
 from search.query.filters import NO_FILTER, build_filter
-from search.query.fusion import fused_page, rrf
-from search.query.words import text_matches
+from search.query.text.fusion import fused_page, rrf
+from search.query.text.words import text_matches
 from tests.factories import make_crop, make_dataset, make_image
 
 DIM = 512

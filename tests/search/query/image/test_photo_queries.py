@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from indexing.ann import builds
 from indexing.models import SourceImage
 from indexing.served_models import served_embedder_version
-from search.query.photo_queries import rank_photos
+from search.query.image.photo_queries import rank_photos
 from tests.factories import make_crop, make_dataset, make_image, unit_vectors
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from indexing.models import SourceImage
-from search.query import photos
+from search.query.image import photos
 
 
 def post_image(path, **fields):

@@ -19,10 +19,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from indexing.models import SourceImage
-from search.query import photos
 from search.query.candidates import search_vectors
 from search.query.errors import SearchInputError
 from search.query.filters import CropFilter, build_filter
+from search.query.image import photos
 from search.query.services import QueryObject
 from search.query.validation import check_upload_size, validate_k, validate_min_score
 
