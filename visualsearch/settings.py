@@ -290,6 +290,14 @@ DEDUP_SEMANTIC_MIN_SCORE = env.float("DEDUP_SEMANTIC_MIN_SCORE", default=0.97)
 DEDUP_OBJECT_MIN_SCORE = env.float("DEDUP_OBJECT_MIN_SCORE", default=0.92)
 # A new photo that duplicates a stored one: keep (index, no group), link (index, group it), skip (group, no index).
 DEDUP_ON_INGEST = env("DEDUP_ON_INGEST", default="link")
+# Perceptual lookups (indexing/duplicates/multi_index.py): chunks probed this many bits away (0 or 1).
+DEDUP_PHASH_PROBE_RADIUS = env.int("DEDUP_PHASH_PROBE_RADIUS", default=1)
+# The verification tier (indexing/duplicates/verification.py): ORB + RANSAC calls per photo at most
+# (0 turns it off), least inliers for a verified match, and the colour-descriptor distance beyond
+# which no candidate is shortlisted.
+DEDUP_VERIFY_MAX_CALLS = env.int("DEDUP_VERIFY_MAX_CALLS", default=8)
+DEDUP_VERIFY_MIN_INLIERS = env.int("DEDUP_VERIFY_MIN_INLIERS", default=20)
+DEDUP_VERIFY_MAX_DESCRIPTOR_DISTANCE = env.float("DEDUP_VERIFY_MAX_DESCRIPTOR_DISTANCE", default=1.0)
 
 # --- ANN index (FAISS) -----------------------------------------------------------
 # "auto" picks the fastest configuration measured by bench/ann.py (indexing/ann/ann_table.json)
