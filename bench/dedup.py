@@ -21,6 +21,7 @@ files; then the per-photo cost and the scale part (bench/_dedup_scale.py).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -250,4 +251,5 @@ def group_pairs(ids: list[int]) -> ev.Pairs:
 
 if __name__ == "__main__":
     np.seterr(all="ignore")
+    sys.stdout.reconfigure(line_buffering=True)  # each table row as it is made, also into a file
     main()
