@@ -18,7 +18,7 @@ from indexing.models import CURATE_CROPS_PERMISSION, DuplicateGroup, DuplicateMe
 class DuplicateMemberInline(admin.TabularInline):
     model = DuplicateMember
     fk_name = "group"
-    fields = ("preview", "image", "size", "tier", "score", "matched")
+    fields = ("preview", "image", "size", "tier", "score", "evidence", "matched")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -17,6 +17,7 @@ from django.db.models import Count, F, QuerySet
 from indexing import queue
 from indexing.catalog import curation
 from indexing.catalog.guards import refuse_if_deleting
+from indexing.duplicates.fingerprints import FINGERPRINT_VERSION
 from indexing.duplicates.matching import ALL_TIERS, Match, find_matches, fingerprint_stored_image
 from indexing.models import (
     Dataset,
@@ -64,13 +65,23 @@ def link_image(image: SourceImage, matches: Sequence[Match]) -> DuplicateGroup |
         best = matches[0]
         if image.pk not in members:
             DuplicateMember.objects.create(
-                group=group, image=image, matched_id=best.image_id, tier=best.tier, score=best.score
+                group=group,
+                image=image,
+                matched_id=best.image_id,
+                tier=best.tier,
+                score=best.score,
+                evidence=best.evidence,
             )
             added = True
         for match in matches:
             if match.image_id not in members:
                 DuplicateMember.objects.create(
-                    group=group, image_id=match.image_id, matched=image, tier=match.tier, score=match.score
+                    group=group,
+                    image_id=match.image_id,
+                    matched=image,
+                    tier=match.tier,
+                    score=match.score,
+                    evidence=match.flipped(),
                 )
                 added = True
         if added or len(groups) > 1:
@@ -157,7 +168,8 @@ def recompute_dataset(*, dataset_id: int) -> int:
     """Match a dataset's photos again; returns how many joined a group.
 
     Open memberships of its photos are dropped first; resolved groups and "not duplicates"
-    decisions stay. Photos without a fingerprint (indexed before this feature) get one now.
+    decisions stay. Photos without a fingerprint (indexed before this feature), or with one of an
+    older FINGERPRINT_VERSION (before orientations, borders and descriptors), get one now.
     DatasetDeleting for a dataset being deleted (or gone).
     """
     refuse_if_deleting(dataset_id)  # DatasetDeleting: its photos are going
@@ -167,7 +179,8 @@ def recompute_dataset(*, dataset_id: int) -> int:
         _lock_groups()
         DuplicateMember.objects.filter(image__dataset=dataset, group__status=DuplicateGroup.Status.OPEN).delete()
         _drop_small_groups()
-    known = set(PhotoFingerprint.objects.filter(image__dataset=dataset).values_list("image_id", flat=True))
+    current = PhotoFingerprint.objects.filter(image__dataset=dataset, version__gte=FINGERPRINT_VERSION)
+    known = set(current.values_list("image_id", flat=True))
     for image in images:
         if image.pk not in known and image.status != SourceImage.Status.FAILED:
             fingerprint_stored_image(image)

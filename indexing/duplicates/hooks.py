@@ -20,10 +20,11 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from PIL import Image
 
+from indexing.duplicates import fingerprints
 from indexing.duplicates import groups as duplicate_groups
 from indexing.duplicates import matching as duplicates
-from indexing.models import IndexingJob, PhotoFingerprint, SourceImage, Tier
-from indexing.vision.hashing import hamming, perceptual_score, phash_int
+from indexing.models import IndexingJob, SourceImage, Tier
+from indexing.vision.hashing import hamming, perceptual_score
 
 logger = logging.getLogger(__name__)
 
@@ -47,30 +48,31 @@ def screen(decoded: Sequence[tuple[SourceImage, Image.Image]]) -> tuple[list[tup
     """
     mode = policy()  # a bad value stops the batch: a setup error, not the photos'
     keep: list[tuple[SourceImage, Image.Image]] = []
-    kept_hashes: list[tuple[int, int]] = []  # (image id, pHash) of this batch's photos to index
+    kept_hashes: list[tuple[int, tuple[int, ...]]] = []  # (image id, stored hashes) of this batch's photos to index
     skipped = 0
     for image, pixels in decoded:  # in id order: the first copy of a batch is indexed, later ones skipped
         try:
-            image.dedup_phash = phash_int(pixels)
+            image.dedup_hashes = fingerprints.compute(pixels)
             if mode == "skip" and _skip(image, kept_hashes):
                 skipped += 1
                 continue
-            kept_hashes.append((image.pk, image.dedup_phash))
+            kept_hashes.append((image.pk, image.dedup_hashes.stored))
         except Exception:
             logger.exception("Duplicate screening failed for image %s; indexing it anyway", image.pk)
         keep.append((image, pixels))
     return keep, skipped
 
 
-def _skip(image: SourceImage, batch: list[tuple[int, int]]) -> bool:
+def _skip(image: SourceImage, batch: list[tuple[int, tuple[int, ...]]]) -> bool:
     """Skip ``image`` if it duplicates a stored photo or an earlier one of its batch (exact or perceptual)."""
     limit = settings.DEDUP_PHASH_MAX_DISTANCE
-    matches = duplicates.find_matches(image, duplicates.PRE_INDEX_TIERS, phash=image.dedup_phash)
+    hashes = image.dedup_hashes
+    matches = duplicates.find_matches(image, duplicates.PRE_INDEX_TIERS, hashes=hashes)
     refused = duplicates.not_duplicate_partners(image.pk)
     in_batch = [
-        duplicates.Match(pk, Tier.PERCEPTUAL, perceptual_score(distance))
-        for pk, value in batch
-        if (distance := hamming(value, image.dedup_phash)) <= limit and pk not in refused
+        duplicates.Match(pk, Tier.PERCEPTUAL, perceptual_score(distance), {"distance": distance})
+        for pk, stored in batch
+        if (distance := min(hamming(a, b) for a in stored for b in hashes.variants)) <= limit and pk not in refused
     ]
     matches = matches + sorted(in_batch, key=lambda m: -m.score)
     if not matches:
@@ -80,7 +82,7 @@ def _skip(image: SourceImage, batch: list[tuple[int, int]]) -> bool:
     )
     if not done:  # another worker finished it first
         return False
-    PhotoFingerprint.objects.update_or_create(image=image, defaults={"phash": image.dedup_phash, "skipped": True})
+    fingerprints.store(image, hashes, skipped=True)
     duplicate_groups.link_image(image, matches)
     return True
 
@@ -88,13 +90,11 @@ def _skip(image: SourceImage, batch: list[tuple[int, int]]) -> bool:
 def after_indexed(image: SourceImage, pixels: Image.Image) -> None:
     """Once a photo's crops are stored: its fingerprint and semantic vector, then (``link``, ``skip``) its group."""
     try:
-        phash = getattr(image, "dedup_phash", None)
-        PhotoFingerprint.objects.update_or_create(
-            image=image, defaults={"phash": phash if phash is not None else phash_int(pixels)}
-        )
+        hashes = getattr(image, "dedup_hashes", None) or fingerprints.compute(pixels)
+        fingerprints.store(image, hashes)
         duplicates.store_photo_vector(image)
         if policy() != "keep":
-            duplicate_groups.link_image(image, duplicates.find_matches(image))
+            duplicate_groups.link_image(image, duplicates.find_matches(image, pixels=pixels))
     except Exception:
         logger.exception("Duplicate matching failed for image %s; it is indexed", image.pk)
 

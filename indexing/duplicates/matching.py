@@ -1,9 +1,12 @@
 """Duplicate matching: fingerprint a photo, find the stored photos it duplicates, tier by tier.
 
-Three tiers, strongest first (indexing.models.duplicates.Tier):
+Four tiers, strongest first (indexing.models.duplicates.Tier):
 - exact: the same sha256, in any dataset;
-- perceptual: pHash within DEDUP_PHASH_MAX_DISTANCE bits, matched in SQL with
-  ``bit_count((a # b)::bit(64))`` over a bigint column (bench/dedup.py times it at 100k photos);
+- perceptual: pHash within DEDUP_PHASH_MAX_DISTANCE bits, in any of the 8 orientations and
+  with uniform borders trimmed (indexing.duplicates.fingerprints); rows are found by their
+  hash chunks under a GIN index, then compared with ``bit_count`` (indexing.duplicates.multi_index);
+- verified: for a photo the first two tiers found nothing for, a region shared with one of
+  a few shortlisted photos, by ORB keypoints and a RANSAC homography (indexing.duplicates.verification);
 - semantic: cosine of the photos' vectors >= DEDUP_SEMANTIC_MIN_SCORE. A photo's vector is the
   mean of its crops' CLIP vectors: those are already computed and stored, so the tier costs no
   model pass, and it compares photos by the objects search sees. A photo with no crops has no
@@ -17,25 +20,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q
 from pgvector.django import CosineDistance
 from PIL import Image
 
 from indexing.catalog.stored_files import decode_stored_image
+from indexing.duplicates import features, fingerprints, multi_index, verification
+from indexing.duplicates.fingerprints import Hashes
 from indexing.models import Crop, Dataset, NotDuplicatePair, PhotoFingerprint, SourceImage, Tier
 from indexing.vision.errors import ImageError
-from indexing.vision.hashing import perceptual_score, phash_int
+from indexing.vision.hashing import perceptual_score
 
 logger = logging.getLogger(__name__)
 
 # Most matches kept per tier for one photo: a group is reviewed by a person.
 MAX_MATCHES_PER_TIER = 50
-ALL_TIERS = (Tier.EXACT, Tier.PERCEPTUAL, Tier.SEMANTIC)
+ALL_TIERS = (Tier.EXACT, Tier.PERCEPTUAL, Tier.VERIFIED, Tier.SEMANTIC)
 # The tiers known before the models run (DEDUP_ON_INGEST=skip can only use these).
 PRE_INDEX_TIERS = (Tier.EXACT, Tier.PERCEPTUAL)
 
@@ -45,6 +49,13 @@ class Match:
     image_id: int
     tier: str
     score: float
+    # Why (DuplicateMember.evidence), seen from the matching photo; ``flipped`` gives the matched one's view.
+    evidence: dict | None = field(default=None, compare=False)
+
+    def flipped(self) -> dict | None:
+        if not self.evidence or "box" not in self.evidence:
+            return self.evidence
+        return {**self.evidence, "box": self.evidence["matched_box"], "matched_box": self.evidence["box"]}
 
 
 # --- Fingerprints ----------------------------------------------------------------------
@@ -52,8 +63,7 @@ class Match:
 
 def store_fingerprint(image: SourceImage, pixels: Image.Image) -> PhotoFingerprint:
     """Hash the decoded photo and store (or refresh) its fingerprint."""
-    fingerprint, _ = PhotoFingerprint.objects.update_or_create(image=image, defaults={"phash": phash_int(pixels)})
-    return fingerprint
+    return fingerprints.store(image, fingerprints.compute(pixels))
 
 
 def store_photo_vector(image: SourceImage) -> np.ndarray | None:
@@ -89,23 +99,33 @@ def fingerprint_stored_image(image: SourceImage) -> PhotoFingerprint | None:
 # --- Matching --------------------------------------------------------------------------
 
 
-def find_matches(image: SourceImage, tiers: Iterable[str] = ALL_TIERS, *, phash: int | None = None) -> list[Match]:
+def find_matches(
+    image: SourceImage,
+    tiers: Iterable[str] = ALL_TIERS,
+    *,
+    hashes: Hashes | None = None,
+    pixels: Image.Image | None = None,
+) -> list[Match]:
     """The stored photos ``image`` duplicates, each once, under its strongest tier.
 
-    ``phash``: the photo's hash when it has no stored fingerprint yet (screening at ingest).
+    ``hashes``: the photo's fingerprint when none is stored yet (screening at ingest);
+    ``pixels``: its decoded pixels if at hand (the verification tier decodes the file otherwise).
     """
     tiers = set(tiers)
     fingerprint = PhotoFingerprint.objects.filter(image=image).first()
-    if phash is None and fingerprint is not None:
-        phash = fingerprint.phash
+    variants = hashes.variants if hashes else fingerprints.of_fingerprint(fingerprint) if fingerprint else ()
     found: list[Match] = []
     if Tier.EXACT in tiers:
         found += exact_matches(image)
-    if Tier.PERCEPTUAL in tiers and phash is not None:
-        found += perceptual_matches(image.pk, phash, settings.DEDUP_PHASH_MAX_DISTANCE)
+    if Tier.PERCEPTUAL in tiers and variants:
+        found += perceptual_matches(image.pk, variants, settings.DEDUP_PHASH_MAX_DISTANCE)
+    refused = not_duplicate_partners(image.pk)
+    descriptor = hashes.descriptor if hashes else fingerprint.descriptor if fingerprint else None
+    # Verification is the costly tier: only for what the hash tiers left unexplained.
+    if Tier.VERIFIED in tiers and descriptor is not None and not {m.image_id for m in found} - refused:
+        found += verified_matches(image, descriptor, refused, pixels)
     if Tier.SEMANTIC in tiers and fingerprint is not None and fingerprint.vector is not None:
         found += semantic_matches(image.pk, fingerprint.vector, settings.DEDUP_SEMANTIC_MIN_SCORE)
-    refused = not_duplicate_partners(image.pk)
     best: dict[int, Match] = {}
     for match in found:  # tiers were added strongest first
         if match.image_id not in refused and match.image_id not in best:
@@ -118,18 +138,25 @@ def exact_matches(image: SourceImage) -> list[Match]:
     return [Match(pk, Tier.EXACT, 1.0) for pk in ids.values_list("pk", flat=True)[:MAX_MATCHES_PER_TIER]]
 
 
-def perceptual_matches(image_id: int, phash: int, max_distance: int) -> list[Match]:
-    """Photos whose pHash is within ``max_distance`` bits: one scan of a bigint column in SQL."""
-    table = PhotoFingerprint._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT image_id, bit_count((phash # %s)::bit(64)) AS distance FROM {table} "
-            "WHERE image_id <> %s AND bit_count((phash # %s)::bit(64)) <= %s "
-            "ORDER BY distance, image_id LIMIT %s",
-            [phash, image_id, phash, max_distance, MAX_MATCHES_PER_TIER],
+def perceptual_matches(image_id: int, variants: Iterable[int], max_distance: int) -> list[Match]:
+    """Photos one of whose stored hashes is within ``max_distance`` bits of one of ``variants``."""
+    radius = settings.DEDUP_PHASH_PROBE_RADIUS
+    rows = multi_index.nearest(image_id, variants, max_distance, radius, MAX_MATCHES_PER_TIER)
+    return [Match(pk, Tier.PERCEPTUAL, perceptual_score(d), {"distance": d}) for pk, d in rows]
+
+
+def verified_matches(image: SourceImage, descriptor, refused: set[int], pixels: Image.Image | None) -> list[Match]:
+    """Shortlisted photos sharing a region with ``image`` (ORB + RANSAC), with the region in both."""
+    found = verification.verified(image, descriptor, refused, pixels)
+    return [
+        Match(
+            pk,
+            Tier.VERIFIED,
+            features.inlier_score(v.inliers),
+            {"inliers": v.inliers, "box": v.box, "matched_box": v.matched_box},
         )
-        rows = cursor.fetchall()
-    return [Match(pk, Tier.PERCEPTUAL, perceptual_score(int(distance))) for pk, distance in rows]
+        for pk, v in found
+    ]
 
 
 def semantic_matches(image_id: int, vector, min_score: float) -> list[Match]:

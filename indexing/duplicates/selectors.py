@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.core.paginator import Paginator
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
 from indexing.models import Crop, DuplicateGroup, DuplicateMember
 
@@ -18,6 +20,73 @@ def groups_for_review(status: str | None = DuplicateGroup.Status.OPEN) -> QueryS
     )
     groups = DuplicateGroup.objects.prefetch_related(Prefetch("members", queryset=members.order_by("id")))
     return groups.filter(status=status) if status else groups
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    groups: list[DuplicateGroup]
+    number: int
+    pages: int
+    count: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def review_page(
+    status: str | None = DuplicateGroup.Status.OPEN,
+    *,
+    tier: str | None = None,
+    dataset_id: int | None = None,
+    page: int = 1,
+    size: int | None = None,
+) -> ReviewPage:
+    """One page of groups, most confident first: by their weakest member's score, then newest.
+
+    ``tier``: groups with a member matched by it; ``dataset_id``: groups with a photo in it.
+    A page past the last is the last page. Each group's members carry ``boxes``
+    (member_boxes), the regions the verification tier matched on that photo.
+    """
+    wanted = DuplicateMember.objects.all()
+    if tier:
+        wanted = wanted.filter(tier=tier)
+    if dataset_id is not None:
+        wanted = wanted.filter(image__dataset_id=dataset_id)
+    groups = groups_for_review(status)
+    if tier or dataset_id is not None:  # a subquery, so the filter does not narrow the members aggregated below
+        groups = groups.filter(pk__in=wanted.values("group_id"))
+    groups = groups.annotate(confidence=Min("members__score")).order_by("-confidence", "-id")
+    paginator = Paginator(groups, size or REVIEW_PAGE_SIZE)
+    found = paginator.get_page(page)
+    listed = list(found.object_list)
+    for group in listed:
+        boxes = member_boxes(group.members.all())
+        for member in group.members.all():
+            member.boxes = boxes.get(member.image_id, [])
+    return ReviewPage(listed, found.number, paginator.num_pages, paginator.count)
+
+
+def member_boxes(members: Iterable[DuplicateMember]) -> dict[int, list[dict[str, float]]]:
+    """image id -> the matched regions to draw on it, in percent of the photo (left, top, width, height):
+    its own match's region, and the region of it that each member verified against it matched."""
+    boxes: dict[int, list[dict[str, float]]] = {}
+    for member in members:
+        evidence = member.evidence or {}
+        if "box" in evidence:
+            boxes.setdefault(member.image_id, []).append(_percent(evidence["box"]))
+            if member.matched_id is not None:
+                boxes.setdefault(member.matched_id, []).append(_percent(evidence["matched_box"]))
+    return boxes
+
+
+def _percent(box: list[float]) -> dict[str, float]:
+    left, top, right, bottom = box
+    return {"left": left * 100, "top": top * 100, "width": (right - left) * 100, "height": (bottom - top) * 100}
 
 
 def group_for_review(group_id: int) -> DuplicateGroup | None:

@@ -46,10 +46,27 @@ def review_error(exc: DuplicateReviewError) -> Response:
 class GroupListView(ReviewView):
     @extend_schema(parameters=[ds.GroupListRequest], responses={200: ds.DuplicateGroupSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        wanted = validated(ds.GroupListRequest, request.query_params)["status"]
-        groups = duplicate_selectors.groups_for_review(None if wanted == "all" else wanted)
-        page = groups[: duplicate_selectors.REVIEW_PAGE_SIZE]
-        return Response(ds.DuplicateGroupSerializer(page, many=True, context={"request": request}).data)
+        """One page of groups (a list, as before); the total and the neighbouring pages are in headers."""
+        query = validated(ds.GroupListRequest, request.query_params)
+        found = duplicate_selectors.review_page(
+            None if query["status"] == "all" else query["status"],
+            tier=query.get("tier"),
+            dataset_id=query.get("dataset"),
+            page=query["page"],
+        )
+        response = Response(ds.DuplicateGroupSerializer(found.groups, many=True, context={"request": request}).data)
+        response["X-Total-Count"] = str(found.count)
+        response["X-Page-Count"] = str(found.pages)
+        links = [(found.number + 1, "next")] if found.has_next else []
+        links += [(found.number - 1, "prev")] if found.has_previous else []
+        if links:
+            params = request.query_params.copy()
+            parts = []
+            for number, rel in links:
+                params["page"] = str(number)
+                parts.append(f'<{request.build_absolute_uri(request.path)}?{params.urlencode()}>; rel="{rel}"')
+            response["Link"] = ", ".join(parts)
+        return response
 
 
 class GroupView(ReviewView):

@@ -6,6 +6,8 @@ Writes need indexing.change_crop (keeping one deactivates the others' crops), as
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
@@ -18,7 +20,7 @@ from django.views.decorators.http import require_POST
 from indexing.duplicates import groups as duplicate_groups
 from indexing.duplicates import selectors as duplicate_selectors
 from indexing.duplicates.groups import DuplicateReviewError
-from indexing.models import CURATE_CROPS_PERMISSION
+from indexing.models import CURATE_CROPS_PERMISSION, Dataset, Tier
 
 
 def _check_can_curate(request: HttpRequest) -> None:
@@ -35,9 +37,25 @@ def _int(value: str | None) -> int | None:
 
 @staff_member_required
 def review(request: HttpRequest) -> HttpResponse:
+    """A page of groups, most confident first, filtered by tier and dataset, with links to the next pages."""
     status = "resolved" if request.GET.get("status") == "resolved" else "open"
-    groups = list(duplicate_selectors.groups_for_review(status)[: duplicate_selectors.REVIEW_PAGE_SIZE])
-    return render(request, "search/duplicates.html", {"groups": groups, "status": status})
+    tier = request.GET.get("tier") if request.GET.get("tier") in Tier.values else ""
+    dataset_id = _int(request.GET.get("dataset"))
+    found = duplicate_selectors.review_page(
+        status, tier=tier or None, dataset_id=dataset_id, page=_int(request.GET.get("page")) or 1
+    )
+    keep = {"status": status, **({"tier": tier} if tier else {}), **({"dataset": dataset_id} if dataset_id else {})}
+    context = {
+        "groups": found.groups,
+        "page": found,
+        "status": status,
+        "tier": tier,
+        "dataset_id": dataset_id,
+        "tiers": Tier.values,
+        "datasets": Dataset.objects.order_by("name", "version").values("pk", "name", "version"),
+        "query": urlencode(keep),
+    }
+    return render(request, "search/duplicates.html", context)
 
 
 @staff_member_required

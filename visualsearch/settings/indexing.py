@@ -25,12 +25,22 @@ REDETECT_BATCH_SIZE = env.int("REDETECT_BATCH_SIZE", default=16)
 DATASET_DELETE_BATCH_SIZE = env.int("DATASET_DELETE_BATCH_SIZE", default=200)
 DATASET_DELETE_INLINE_MAX = env.int("DATASET_DELETE_INLINE_MAX", default=100)
 
-# --- Duplicates (indexing/duplicates/matching.py; thresholds from bench/dedup.py) ---------------------
-# Most bits two photos' 64-bit pHashes may differ by and still be perceptual duplicates.
-DEDUP_PHASH_MAX_DISTANCE = env.int("DEDUP_PHASH_MAX_DISTANCE", default=10)
+# --- Duplicates (indexing/duplicates/; defaults chosen by bench/dedup.py, docs/near-duplicates.md) -----
+# Most bits two photos' 64-bit pHashes may differ by (any orientation, borders trimmed) and still be
+# perceptual duplicates: 8 keeps precision 1.000 on the bench's tune half; 12 lets unrelated photos in.
+DEDUP_PHASH_MAX_DISTANCE = env.int("DEDUP_PHASH_MAX_DISTANCE", default=8)
 # Least cosine of two photos' vectors (the mean of their crops' CLIP vectors) for a semantic duplicate.
 # Not measured offline (no real CLIP here); above 1 turns the tier off.
 DEDUP_SEMANTIC_MIN_SCORE = env.float("DEDUP_SEMANTIC_MIN_SCORE", default=0.97)
+# Perceptual lookups (indexing/duplicates/multi_index.py): hash chunks probed this many bits away (0 or 1).
+# 0 reads ~10x fewer rows; what it misses beyond 3 bits the verification tier finds (bench/dedup.py).
+DEDUP_PHASH_PROBE_RADIUS = env.int("DEDUP_PHASH_PROBE_RADIUS", default=0)
+# The verification tier (indexing/duplicates/verification.py), for photos the hash tiers found nothing for:
+# ORB + RANSAC calls per photo at most (0 turns it off), least inliers for a verified match, and the
+# colour-descriptor cosine distance beyond which no candidate is shortlisted (1.0: none left out).
+DEDUP_VERIFY_MAX_CALLS = env.int("DEDUP_VERIFY_MAX_CALLS", default=4)
+DEDUP_VERIFY_MIN_INLIERS = env.int("DEDUP_VERIFY_MIN_INLIERS", default=20)
+DEDUP_VERIFY_MAX_DESCRIPTOR_DISTANCE = env.float("DEDUP_VERIFY_MAX_DESCRIPTOR_DISTANCE", default=1.0)
 # Least cosine of two crops for "the same object elsewhere" on a crop's page.
 DEDUP_OBJECT_MIN_SCORE = env.float("DEDUP_OBJECT_MIN_SCORE", default=0.92)
 # A new photo that duplicates a stored one: keep (index, no group), link (index, group it), skip (group, no index).

@@ -12,9 +12,14 @@ class DuplicateMemberSerializer(serializers.Serializer):
     dataset = serializers.CharField(source="image.dataset")
     width = serializers.IntegerField(source="image.width", allow_null=True)
     height = serializers.IntegerField(source="image.height", allow_null=True)
-    tier = serializers.CharField(help_text="exact, perceptual or semantic: how this photo matched.")
-    score = serializers.FloatField(help_text="How closely: 1.0 exact; 1 - differing bits/64; cosine.")
+    tier = serializers.CharField(help_text="exact, perceptual, verified or semantic: how this photo matched.")
+    score = serializers.FloatField(help_text="How closely: 1.0 exact; 1 - differing bits/64; inliers/100; cosine.")
     matched_image_id = serializers.IntegerField(source="matched_id", allow_null=True)
+    evidence = serializers.JSONField(
+        allow_null=True,
+        help_text="Why: perceptual {distance}; verified {inliers, box, matched_box}: the shared region in this "
+        "photo and in the matched one, [left, top, right, bottom] as shares of width and height.",
+    )
     active_crops = serializers.IntegerField()
 
     def get_image_url(self, member) -> str:
@@ -31,6 +36,15 @@ class DuplicateGroupSerializer(serializers.Serializer):
 
 class GroupListRequest(serializers.Serializer):
     status = serializers.ChoiceField(choices=["open", "resolved", "all"], required=False, default="open")
+    tier = serializers.ChoiceField(
+        choices=["exact", "perceptual", "verified", "semantic"],
+        required=False,
+        help_text="Groups with a member it matched.",
+    )
+    dataset = serializers.IntegerField(required=False, help_text="Groups with a photo in this dataset (id).")
+    page = serializers.IntegerField(
+        required=False, default=1, min_value=1, help_text="50 groups a page, most confident first; see the Link header."
+    )
 
 
 class KeepRequest(serializers.Serializer):
