@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from django.db.models import F, QuerySet
 
 from indexing.models import Crop, DuplicateMember
+from indexing.vision.merging import iou  # the detector's merge rule: one overlap measure for boxes
 
 HiddenBy = Crop.HiddenBy
 # A new crop whose box overlaps a curator-hidden old crop of its photo this much (intersection
@@ -109,14 +110,3 @@ def restore_hidden(state: HiddenState, image_ids: Iterable[int]) -> int:
     Crop.objects.filter(pk__in=curator).update(is_active=False, hidden_by=HiddenBy.CURATOR)
     Crop.objects.filter(pk__in=duplicate).update(is_active=False, hidden_by=HiddenBy.DUPLICATE)
     return len(curator) + len(duplicate)
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (x1, y1, x2, y2) boxes."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
