@@ -5,7 +5,7 @@ search on two query sets, single-query latency p50/p95 with one thread (as the w
 process searches), build time with all threads, and serialized bytes per vector.
 
 - in-distribution queries: held-out samples of the same mixture as the data
-  (bench/_setup.py ``DISTRIBUTIONS``: the bench's own, looser and tighter clusters, an
+  (bench/lib/setup.py ``DISTRIBUTIONS``: the bench's own, looser and tighter clusters, an
   anisotropic one; ``--distributions``), the "new photo of a known kind of object" case;
 - near-copy queries: stored vectors plus small noise, the "re-upload" case.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from _setup import DISTRIBUTIONS, ROOT, distribution_vectors, near_copies, peak_rss_mb, percentiles_ms, setup_django
+from lib.setup import DISTRIBUTIONS, ROOT, distribution_vectors, near_copies, peak_rss_mb, percentiles_ms, setup_django
 from threadpoolctl import threadpool_limits
 
 setup_django()
@@ -173,7 +173,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="time each query this often, keep the fastest")
     parser.add_argument("--kinds", help="semicolon-separated ann_choice.SWEEPS templates, in run order")
     parser.add_argument(
-        "--distributions", default="bench", help=f"comma-separated, of {sorted(DISTRIBUTIONS)} (bench/_setup.py)"
+        "--distributions", default="bench", help=f"comma-separated, of {sorted(DISTRIBUTIONS)} (bench/lib/setup.py)"
     )
     args = parser.parse_args()
     if set(args.distributions.split(",")) - set(DISTRIBUTIONS):
@@ -195,7 +195,7 @@ def main() -> None:
             "latency": f"fastest of {args.repeats} runs per query, p50/p95 over {args.queries} queries",
             "build_threads": f"{ALL_THREADS} OpenMP threads, BLAS 1 thread (OpenBLAS spin-waits on a shared machine)",
         },
-        "data": str(args.vectors) if own is not None else "bench/_setup.py DISTRIBUTIONS (each row's distribution)",
+        "data": str(args.vectors) if own is not None else "bench/lib/setup.py DISTRIBUTIONS (each row's distribution)",
         "queries_per_set": args.queries,
         "k": K,
         "rows": [],

@@ -1,6 +1,6 @@
 """Does every build the product makes reach ANN_RECALL_TARGET on fresh queries, whatever the data?
 
-For each distribution (bench/_setup.py DISTRIBUTIONS), runs the product's full-build
+For each distribution (bench/lib/setup.py DISTRIBUTIONS), runs the product's full-build
 path over in-memory vectors: ``ann_choice.choose_config`` then ``build_recall.build_tuned``
 (what ``builds.publish_build`` calls: hold out a sample, exact neighbours, raise the
 knobs, fall back to the next kind). Then measures the served index apart from the
@@ -25,7 +25,7 @@ import time
 
 import faiss
 import numpy as np
-from _setup import DISTRIBUTIONS, distribution_vectors, peak_rss_mb, percentiles_ms, setup_django
+from lib.setup import DISTRIBUTIONS, distribution_vectors, peak_rss_mb, percentiles_ms, setup_django
 from threadpoolctl import threadpool_limits
 
 setup_django()

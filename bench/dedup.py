@@ -13,7 +13,7 @@ Printed: the sweep of the perceptual distance, probe radius, least inliers and c
 (on the tune half); the table of groups' pair precision and recall, overall and per edit, for the
 old tier (one pHash, d <= 10), the new tiers with the chosen knobs, the product's own run
 (find_matches + link_image, as recompute does) and imagededup's PHash and DHash on the same
-files; then the per-photo cost and the scale part (bench/_dedup_scale.py).
+files; then the per-photo cost and the scale part (bench/lib/dedup_scale.py).
 
     .venv/bin/python bench/dedup.py [--photos 48] [--scale 100000,1000000]
 """
@@ -27,14 +27,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _setup import percentiles_ms, setup_django
+from lib.setup import percentiles_ms, setup_django
 
 setup_django()
 
-import _dedup_eval as ev  # noqa: E402
-import _dedup_scale  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from lib import dedup_eval as ev  # noqa: E402
+from lib import dedup_scale as _dedup_scale  # noqa: E402
 
 from indexing.catalog import ingest  # noqa: E402
 from indexing.catalog.stored_files import decode_stored_image  # noqa: E402

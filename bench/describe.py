@@ -5,7 +5,7 @@
   is the code around the model; ``base``: the default DESCRIPTIONS_MODEL's architecture,
   its cost without its weights), or ``--model`` a hub id / directory when cached;
 - text-search latency (p50, p95) with SEARCH_TEXT_FUSION off beside rrf, over a throw-away
-  database of ``--size`` crops (bench/_setup.py's mixture), each with a description drawn
+  database of ``--size`` crops (bench/lib/setup.py's mixture), each with a description drawn
   from a small vocabulary, and a FAISS build: what search_text runs after the CLIP text
   model (the same query vectors both ways; the words of rrf go through websearch_to_tsquery).
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _setup import mixture_with_clusters, percentiles_ms, setup_django
+from lib.setup import mixture_with_clusters, percentiles_ms, setup_django
 
 setup_django()
 

@@ -3,7 +3,7 @@
     python bench/detection.py [--val] [--sweep]
 
 For each configuration: recall and precision of the objects the crop policy keeps
-(bench/_detection_metrics.py), per product class and overall, for the first half of
+(bench/lib/detection_metrics.py), per product class and overall, for the first half of
 the photos (sorted by name; where --sweep picks knobs), the second half and all 128;
 mAP50 of the kept detections; detection time per photo (Detector.detect on one photo
 at a time, the configurations interleaved photo by photo so their ratio holds on a
@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visualsearch.settings")
+os.environ.setdefault("DEBUG", "true")  # a bench on a developer machine, as lib/setup.py does
 
 import django
 
@@ -29,7 +30,7 @@ django.setup()
 import torch  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from bench._detection_metrics import load_truth, map50, overall, score  # noqa: E402
+from bench.lib.detection_metrics import load_truth, map50, overall, score  # noqa: E402
 from indexing.vision.crops import CropPolicy  # noqa: E402
 from indexing.vision.detector import Detector  # noqa: E402
 from indexing.vision.images import load_image  # noqa: E402
@@ -130,7 +131,9 @@ def run_val(weights: Path, assets: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--val", action="store_true", help="also run mlops.evaluation on the raw weights")
-    parser.add_argument("--sweep", action="store_true", help="pick merge knobs on half A (bench/detection_sweep.py)")
+    parser.add_argument(
+        "--sweep", action="store_true", help="pick merge knobs on half A (bench/lib/detection_sweep.py)"
+    )
     parser.add_argument("--cache", type=Path, help="--sweep: keep the views' boxes in this file, reuse them")
     parser.add_argument("--photos", type=int, default=0, help="only the first N photos (a smoke test)")
     parser.add_argument("--only", nargs="*", help="configuration names to run (default all)")
@@ -144,7 +147,7 @@ def main() -> None:
     stems = [stem for stem, _ in images]
     halves = (stems[: len(stems) // 2], stems[len(stems) // 2 :])
     if args.sweep:
-        from bench.detection_sweep import sweep
+        from bench.lib.detection_sweep import sweep
 
         sweep(Detector(weights, slicing=PLAIN), images, truth, sizes, policy, halves, args.cache)
         return

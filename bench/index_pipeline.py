@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _setup import peak_rss_mb, setup_django
+from lib.setup import peak_rss_mb, setup_django
 
 setup_django()
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 
 import numpy as np
-from _setup import peak_rss_mb, setup_django
+from lib.setup import peak_rss_mb, setup_django
 
 setup_django()
 

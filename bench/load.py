@@ -39,8 +39,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _load_http import BOUNDARY, REQUEST_TIMEOUT_S, call, photo_body, probe_healthz, report, search, wait_until_idle
-from _setup import ROOT, percentiles_ms
+from lib.load_http import BOUNDARY, REQUEST_TIMEOUT_S, call, photo_body, probe_healthz, report, search, wait_until_idle
+from lib.setup import ROOT, percentiles_ms
 
 sys.path.insert(0, str(ROOT))
 from tests.deploy.servers import gunicorn, nginx, slow_clients, stop_embedded_db

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _setup import clustered_vectors, setup_django
+from lib.setup import clustered_vectors, setup_django
 
 setup_django()
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from _setup import peak_rss_mb, percentiles_ms, setup_django
+from lib.setup import peak_rss_mb, percentiles_ms, setup_django
 
 setup_django()
 

@@ -1,7 +1,7 @@
 """Search at 1M crops stored as rows in PostgreSQL: latency, recall, freshness, memory per host.
 
 In a throw-away database (``--keep`` keeps it for the next run), the script stores
-``--size`` crops drawn from one mixture (bench/_setup.py; clusters stand in for
+``--size`` crops drawn from one mixture (bench/lib/setup.py; clusters stand in for
 object classes, and one label covers 1 % of the crops), publishes a FAISS build,
 and prints:
 - query latency through search.query.candidates.search_vectors (what search_text runs
@@ -33,13 +33,13 @@ import sys
 import time
 
 import numpy as np
-from _setup import mixture, mixture_with_clusters, percentiles_ms, rss_and_pss_mb, setup_django
+from lib.setup import mixture, mixture_with_clusters, percentiles_ms, rss_and_pss_mb, setup_django
 
 setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
-from worst_filters import doomed_dataset, worst_filters  # noqa: E402
+from lib.worst_filters import doomed_dataset, worst_filters  # noqa: E402
 
 from indexing.ann import builds, index_files  # noqa: E402
 from indexing.ann import faiss_index as ann  # noqa: E402

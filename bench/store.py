@@ -21,7 +21,7 @@ import os
 import tempfile
 import time
 
-from _setup import clustered_vectors, setup_django
+from lib.setup import clustered_vectors, setup_django
 
 setup_django()
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visualsearch.settings")
+os.environ.setdefault("DEBUG", "true")  # a bench on a developer machine, as lib/setup.py does
 
 import django
 

@@ -12,12 +12,12 @@ import random
 import time
 
 import numpy as np
-from _setup import percentiles_ms
 from django.conf import settings
 from django.db import connection
 
 from indexing.duplicates import multi_index, verification
 from indexing.models import Dataset, PhotoFingerprint
+from lib.setup import percentiles_ms
 
 HASH_KEYS_SQL = """ARRAY(SELECT DISTINCT unnest(ARRAY[
     ((phash >> 48) & 65535)::int, 65536 + ((phash >> 32) & 65535)::int,

@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 
-from _setup import percentiles_ms
+from lib.setup import percentiles_ms
 
 QUERIES = ["a person riding a bike", "a red car", "a laptop on a desk", "a handbag", "a football on grass", "a book"]
 REQUEST_TIMEOUT_S = 30

@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from _setup import percentiles_ms
 from django.conf import settings
 
 from indexing.models import Crop, Dataset, SourceImage
+from lib.setup import percentiles_ms
 from search.query import paging
 from search.query.budget import Work
 from search.query.filters import CropFilter

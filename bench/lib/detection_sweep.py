@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bench._detection_metrics import Tally, overall, score
+from bench.lib.detection_metrics import Tally, overall, score
 from indexing.vision.detector import Detection, Detector
 from indexing.vision.merging import fuse
 from indexing.vision.slicing import SlicingConfig, View, _run_views, input_shape, is_uncertain, plan_views

@@ -1,0 +1,1 @@
+"""What the bench scripts share: set-up, measurements and report helpers (not scripts themselves)."""
