@@ -166,6 +166,10 @@ def test_a_running_jobs_bar_moves_without_a_reload(live_server, transactional_db
                 page.wait_for_timeout(200)
         finally:
             worker.join(timeout=300)
+        # The poll that brought "done" may land between reading the bar and reading the status.
+        final = int(float(bar.get_attribute("value")))
+        if final != seen[-1]:
+            seen.append(final)
         assert page.evaluate("window.notReloaded") is True  # the same page, never reloaded
         assert page.locator(f"#job-{job.pk} .job-processed").inner_text() == str(len(ids))
         assert page.locator(f"#job-{job.pk} .job-eta").inner_text() == "finished"
