@@ -101,26 +101,10 @@ def search_text_page(
     offset = paging.validate_offset(offset, k)
     # The CLIP's own text tower, or TEXT_ENCODER (any language) once checked against the served CLIP.
     vector, version = text_queries.embed_query(query)
+    page = dict(version=version, k=k, offset=offset, crop_filter=crop_filter, min_score=min_score)
     if fusion.mode() == "rrf":
-        return fusion.fused_page(
-            query,
-            vector,
-            version=version,
-            k=k,
-            offset=offset,
-            crop_filter=crop_filter,
-            min_score=min_score,
-            collapse=collapse_duplicates,
-        )
-    return paging.pages(
-        vector[None, :],
-        version=version,
-        k=k,
-        offset=offset,
-        crop_filter=crop_filter,
-        min_score=min_score,
-        collapse=collapse_duplicates,
-    )[0]
+        return fusion.fused_page(query, vector, **page, collapse=collapse_duplicates)
+    return paging.pages(vector[None, :], **page, collapse=collapse_duplicates)[0]
 
 
 def search_image(
