@@ -9,6 +9,7 @@ scaling so results match the reference implementation.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -79,13 +80,16 @@ class Detector:
         self.stride = int(self.model.stride.max())
         # The network needs a multiple of its largest stride.
         self.image_size = math.ceil((image_size or settings.DETECTOR_IMAGE_SIZE) / self.stride) * self.stride
-        #: model class id -> product label, only for the configured classes
-        self.classes: dict[int, str] = map_classes(classes or settings.DETECTOR_CLASSES, self.model.names)
+        #: model class id -> product label, only for the configured classes ("all": every class of the checkpoint)
+        self.classes: dict[int, str] = map_classes(
+            wanted_classes(classes or settings.DETECTOR_CLASSES, self.model.names), self.model.names
+        )
         #: the views beside the full frame (flip, scales, tiles); plain detection when none
         self.slicing = SlicingConfig.from_settings() if slicing is None else slicing
-        # Stored on every Crop: which weights found it (file name or MLflow run artifact, and checksum)
-        # and how (the slicing tag): another setting is another version, so changing it is a redetect.
-        self.version = self.weights.version + self.slicing.tag()
+        # Stored on every Crop: which weights found it (file name or MLflow run artifact, and checksum),
+        # which classes it keeps and how (the slicing tag): another setting is another version, so
+        # changing one is a redetect.
+        self.version = self.weights.version + classes_tag(self.labels) + self.slicing.tag()
         logger.info(
             "Loaded detector %s from %s on %s in %.1f s",
             self.version,
@@ -93,6 +97,11 @@ class Detector:
             self.device,
             time.perf_counter() - started,
         )
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels this detector gives its crops, in the model's class order."""
+        return tuple(self.classes[class_id] for class_id in sorted(self.classes))
 
     def detect(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
         """Detections for each image, in input order, best first within an image.
@@ -179,6 +188,28 @@ class Detector:
     def _detection(self, row: list[float]) -> Detection:
         x1, y1, x2, y2, confidence, class_id = row
         return Detection(label=self.classes[int(class_id)], confidence=float(confidence), box=(x1, y1, x2, y2))
+
+
+# The product's first scope: a detector keeping exactly these has the version it had before
+# class sets were settings, so collections made then need no redetect.
+FIRST_SCOPE = frozenset({"person", "car", "cell phone", "laptop", "book", "handbag", "sports ball"})
+ALL_CLASSES = "all"
+
+
+def wanted_classes(wanted: Sequence[str], names: dict[int, str] | Sequence[str]) -> list[str]:
+    """DETECTOR_CLASSES made concrete: ``all`` is every class the checkpoint names, in its order."""
+    if [name.strip().lower() for name in wanted] == [ALL_CLASSES]:
+        known = dict(names) if isinstance(names, dict) else dict(enumerate(names))
+        return [str(known[class_id]) for class_id in sorted(known)]
+    return list(wanted)
+
+
+def classes_tag(labels: Sequence[str]) -> str:
+    """The class set's part of the detector version: empty for the first scope, else its size and hash."""
+    if frozenset(labels) == FIRST_SCOPE:
+        return ""
+    digest = hashlib.sha256("\n".join(sorted(labels)).encode()).hexdigest()[:8]
+    return f"+classes{len(labels)}-{digest}"
 
 
 def map_classes(wanted: Sequence[str], names: dict[int, str] | Sequence[str]) -> dict[int, str]:
