@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 
 from indexing.models import Crop, ModelChange
+from indexing.vision.classes import ALL_CLASSES
 from indexing.vision.detector import Detector, get_detector, release_detectors
 from indexing.vision.embedder import Embedder, get_embedder, loaded_embedders, release_embedders
 
@@ -57,6 +59,19 @@ def detector() -> Detector:
     if change is not None:
         release_detectors(keep={change.source})
     return model
+
+
+def served_classes() -> tuple[str, ...]:
+    """The labels the collection's detector gives: what filters, forms and messages offer.
+
+    A list in DETECTOR_CLASSES is the labels as they are (no model is loaded for it: a text
+    search never waits on the detector); ``all`` is every class of the served detector's
+    checkpoint, so it is read from that detector, loaded once per process.
+    """
+    configured = tuple(settings.DETECTOR_CLASSES)
+    if [name.strip().lower() for name in configured] != [ALL_CLASSES]:
+        return configured
+    return detector().labels
 
 
 def open_change_sources(kind: str) -> set[str]:

@@ -106,9 +106,9 @@ def display_name(label: str) -> str:
     return gettext(label) if label else label
 
 
-def stored_labels(names: Iterable[str], classes: Iterable[str] | None = None) -> list[str]:
+def stored_labels(names: Iterable[str], classes: Iterable[str]) -> list[str]:
     """Each name as the stored label it names in any of the site's languages; an unknown name unchanged."""
-    known = _names_by_language(tuple(classes if classes is not None else settings.DETECTOR_CLASSES))
+    known = _names_by_language(tuple(classes))
     return [known.get(name.strip().casefold(), name) for name in names]
 
 

@@ -36,6 +36,7 @@ from indexing.catalog.coco import (
 )
 from indexing.catalog.sources import DatasetError, download_images, image_path
 from indexing.models import Dataset
+from indexing.vision.classes import ALL_CLASSES
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,13 @@ def register_dataset(out_dir: Path, annotations: Path, manifest: dict[str, Any])
 # --- entry point ------------------------------------------------------------------
 
 
+def subset_classes(coco: dict, classes: Sequence[str]) -> list[str]:
+    """The classes a subset keeps: ``all`` is every category of the annotations, in category id order."""
+    if [name.strip().lower() for name in classes] == [ALL_CLASSES]:
+        return [c["name"] for c in sorted(coco.get("categories", []), key=lambda c: c["id"])]
+    return list(classes)
+
+
 def extract_coco_subset(
     annotations: Path,
     images_dir: Path,
@@ -161,10 +169,11 @@ def extract_coco_subset(
     register: bool = True,
 ) -> SubsetResult:
     """Write a YOLOv5 dataset version of the images holding ``classes`` (default: the product's classes)."""
-    classes = list(classes or settings.DETECTOR_CLASSES)
     annotations, images_dir, out_dir = Path(annotations), Path(images_dir), Path(out_dir)
     check_target_free(out_dir, register)
-    selected, skipped = select_images(load_coco(annotations), classes)
+    coco = load_coco(annotations)
+    classes = subset_classes(coco, classes or settings.DETECTOR_CLASSES)
+    selected, skipped = select_images(coco, classes)
     if not selected:
         raise DatasetError(f"No image in {annotations} holds a non-crowd box of {', '.join(classes)}")
     ids = split_image_ids(selected, split, seed, max_images)

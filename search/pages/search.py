@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from PIL import Image
 
+from indexing import served_models
 from indexing.catalog import deletion, selectors
 from indexing.descriptions import selectors as description_selectors
 from indexing.model_changes import lifecycle as model_changes
@@ -45,7 +46,7 @@ def form_context(request: HttpRequest, source: QueryDict | None = None, **extra)
     if "has_duplicates" not in extra:  # the "show every copy" switch is offered only where groups exist
         extra["has_duplicates"] = collapse.fold_by_default()
     return {
-        "classes": settings.DETECTOR_CLASSES,
+        "classes": served_models.served_classes(),
         "selected_labels": source.getlist("labels"),
         "k": source.get("k") or settings.SEARCH_DEFAULT_K,
         "max_k": settings.SEARCH_MAX_K,

@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from PIL import Image
 
-from indexing import text_queries
+from indexing import served_models, text_queries
 from search.label_names import display_name
 from search.query import paging
 from search.query.candidates import search_vectors
@@ -160,7 +159,7 @@ def search_image(
         pixels = [image]
         message = _(
             "No object of the searchable classes (%(classes)s) was found, so the whole photo was used as the query."
-        ) % {"classes": ", ".join(display_name(label) for label in settings.DETECTOR_CLASSES)}
+        ) % {"classes": ", ".join(display_name(label) for label in served_models.served_classes())}
     vectors, version = photos.embed(pixels)
     found_pages = paging.pages(
         vectors,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from indexing.served_models import served_classes
 from search.label_names import display_name, stored_labels
 from search.query.errors import SearchInputError, UploadTooLarge
 
@@ -23,7 +24,7 @@ def validate_k(k: int | None) -> int:
 
 def check_label_count(count: int) -> None:
     """Refuse more labels than there are classes (duplicates count): before any per-label work."""
-    known = settings.DETECTOR_CLASSES
+    known = served_classes()
     if count > len(known):
         raise SearchInputError(
             _("Too many labels: there are only %(count)d to choose from (%(names)s), each at most once.")
@@ -41,13 +42,14 @@ def validate_labels(labels: Sequence[str] | str | None) -> list[str] | None:
         return None
     values = [labels] if isinstance(labels, str) else labels
     check_label_count(len(values))  # before touching a single item
-    limit = len(settings.DETECTOR_CLASSES)
+    classes = served_classes()
+    limit = len(classes)
     names: list[str] = []
     for value in values:
         names += [part.strip() for part in str(value).split(",", limit) if part.strip()]
         check_label_count(len(names))
-    names = stored_labels(names)  # "자동차" names the stored label "car"
-    unknown = sorted(set(names) - set(settings.DETECTOR_CLASSES))
+    names = stored_labels(names, classes)  # "자동차" names the stored label "car"
+    unknown = sorted(set(names) - set(classes))
     if unknown:
         shown = ", ".join(name if len(name) <= 40 else name[:40] + "..." for name in unknown)
         raise SearchInputError(
@@ -106,7 +108,7 @@ def validate_text(query: str) -> str:
 def _known_names() -> str:
     """The classes as the reader may name them: the stored label, and its name in their language when it differs."""
     shown = []
-    for label in settings.DETECTOR_CLASSES:
+    for label in served_classes():
         name = display_name(label)
         shown.append(label if name == label else f"{name} ({label})")
     return ", ".join(shown)

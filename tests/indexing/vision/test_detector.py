@@ -12,6 +12,7 @@ import torch
 import yaml
 from PIL import Image
 
+from indexing.vision.classes import classes_tag
 from indexing.vision.crops import CropPolicy, crop_box, crop_image
 from indexing.vision.detector import Detection, Detector
 from indexing.vision.errors import ModelLoadError
@@ -147,6 +148,24 @@ def test_unknown_configured_class_is_a_clear_error(yolov5n_weights) -> None:
         Detector(yolov5n_weights, classes=["person", "unicorn"], device="cpu")
     assert "'unicorn'" in str(error.value)
     assert "person" in str(error.value) and "cell phone" in str(error.value)
+
+
+def test_all_keeps_every_class_of_the_checkpoint_and_the_class_set_marks_the_version(
+    yolov5n_weights, coco_images
+) -> None:
+    seven = Detector(yolov5n_weights, classes=PRODUCT_CLASSES, device="cpu")
+    reordered = Detector(yolov5n_weights, classes=PRODUCT_CLASSES[::-1], device="cpu")
+    every = Detector(yolov5n_weights, classes=["all"], device="cpu")
+    two = Detector(yolov5n_weights, classes=["person", "dog"], device="cpu")
+    # The first scope keeps the version it had before class sets were settings; its order does not matter.
+    assert seven.version == reordered.version == seven.weights.version
+    assert len(every.labels) == 80 and every.labels[:3] == ("person", "bicycle", "car")
+    assert every.version == seven.weights.version + classes_tag(every.labels) and "+classes80-" in every.version
+    assert two.labels == ("person", "dog") and len({seven.version, every.version, two.version}) == 3
+    photos = coco_images[:8]
+    seen_by_all = {d.label for found in every.detect(photos) for d in found}
+    seen_by_seven = {d.label for found in seven.detect(photos) for d in found}
+    assert seen_by_seven <= set(PRODUCT_CLASSES) and seen_by_all - set(PRODUCT_CLASSES)
 
 
 def test_seven_class_checkpoint_maps_classes_by_name(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings
 
 from search.label_names import COCO_NAMES, stored_labels
 from search.query import services
@@ -78,4 +79,9 @@ def test_every_coco_name_has_a_distinct_korean_name():
         korean = [gettext(name) for name in COCO_NAMES]
     assert len(COCO_NAMES) == 80 and len(set(korean)) == 80
     assert all(k != name for k, name in zip(korean, COCO_NAMES, strict=True))
-    assert stored_labels(["자동차", "휴대폰", "Car", "unicorn"]) == ["car", "cell phone", "car", "unicorn"]
+    assert stored_labels(["자동차", "휴대폰", "Car", "unicorn"], settings.DETECTOR_CLASSES) == [
+        "car",
+        "cell phone",
+        "car",
+        "unicorn",
+    ]
