@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from search.api import datasets as datasets_api
 from search.api import duplicates as duplicates_api
 from search.api import explain as explain_api
+from search.api import labels as labels_api
 from search.api import model_changes as model_changes_api
 from search.api import search as api
 from search.pages import duplicates as duplicate_views
@@ -19,6 +20,7 @@ api_patterns = [
     path("api/crops/<int:crop_id>", api.CropView.as_view(), name="api-crop"),
     path("api/crops/<int:crop_id>/similar", api.SimilarView.as_view(), name="api-crop-similar"),
     path("api/crops/<int:crop_id>/why", explain_api.WhyView.as_view(), name="api-crop-why"),
+    path("api/labels", labels_api.LabelListView.as_view(), name="api-labels"),
     path("api/datasets", datasets_api.DatasetListView.as_view(), name="api-datasets"),
     path("api/model-changes", model_changes_api.ModelChangeListView.as_view(), name="api-model-changes"),
     path("api/datasets/<int:dataset_id>", datasets_api.DatasetView.as_view(), name="api-dataset"),
