@@ -126,7 +126,9 @@ class Checker:
         if words[:1] == ["manage.py"] and len(words) > 1:
             return self.manage(command, words[1], words[2:])
         if words[:2] == ["-m", "pytest"]:
-            paths = [word.split("::")[0] for word in words[2:] if not word.startswith("-")]
+            # -m and -k take a value (a marker or keyword expression), not a path.
+            values = {i + 1 for i, word in enumerate(words) if word in ("-m", "-k") and i >= 2}
+            paths = [w.split("::")[0] for i, w in enumerate(words) if i >= 2 and i not in values and w[:1] != "-"]
             missing = [path for path in paths if not (ROOT / path).exists()]
             return f"no test file {missing}" if missing else None
         if words[:1] and words[0].startswith("bench/") and words[0].endswith(".py"):
