@@ -32,6 +32,11 @@ class WhyResponse(serializers.Serializer):
     sentence = serializers.CharField()
     source = serializers.ChoiceField(choices=["template", "vlm"], help_text="Who wrote the sentence.")
     model = serializers.CharField(allow_blank=True, help_text="The describer's version (source vlm).")
+    fallback = serializers.CharField(
+        allow_blank=True,
+        help_text="Why the template's sentence was given when the describer's was asked for: time budget, "
+        "not a top result, busy, describer failed, no chat model (empty otherwise).",
+    )
     note = serializers.CharField(allow_blank=True, help_text="Why the describer's sentence was not given, if asked.")
 
 
