@@ -5,14 +5,15 @@ The query is read the way a search box is (``websearch``: quoted phrases, ``or``
 SEARCH_CONFIG), so the index is used. The work is bounded twice: at most
 SCAN_FACTOR x ``limit`` matching descriptions are read, and of those passing the same
 visibility rule and filters as the vector search, the best ``limit`` crops by ``ts_rank``
-come back. Under a filter passed by few crops, the read matches may hold fewer than
+come back. A photo's description (DESCRIPTIONS_WHOLE_PHOTOS) counts as words of each of its
+crops. Under a filter passed by few crops, the read matches may hold fewer than
 ``limit`` of them: the words' list is then shorter, never slower.
 """
 
 from __future__ import annotations
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F
+from django.db.models import F, Q
 
 from indexing.models import SEARCH_CONFIG, Description
 from search.query.filters import CropFilter
@@ -30,24 +31,33 @@ def text_query(query: str) -> SearchQuery:
 def text_matches(query: str, *, crop_filter: CropFilter, version: str, limit: int) -> dict[int, float]:
     """The crops (of embedder ``version``, visible, passing the filter) whose words best match: {id: ts_rank}.
 
-    Best first, at most ``limit``; a crop described by several models counts its best description.
+    Best first, at most ``limit``. A crop's words are its own descriptions and its photo's
+    (DESCRIPTIONS_WHOLE_PHOTOS): it counts the best of them, so a photo described as "a wedding
+    on a beach" brings up each of its crops for "beach".
     """
     if limit <= 0:
         return {}
     tsquery = text_query(query)
     # The matches first (a GIN bitmap scan, cut at ``scan``), then the visibility rule and filters
-    # over those few: with the join first, PostgreSQL walked every visible crop to probe its words.
+    # over the crops they name, by id: with the join first, PostgreSQL walked every visible crop to
+    # probe its words.
     matching = Description.objects.filter(search=tsquery).values("pk")[: limit * SCAN_FACTOR]
-    eligible = crop_filter.apply(visible(version=version)).values("pk")
     ranked = (
-        Description.objects.filter(pk__in=matching, crop__in=eligible)
+        Description.objects.filter(pk__in=matching)
         .annotate(rank=SearchRank(F("search"), tsquery))
-        .order_by("-rank", "crop_id")
-        .values_list("crop_id", "rank")
+        .values_list("crop_id", "image_id", "rank")
     )
-    best: dict[int, float] = {}
-    for crop_id, rank in ranked:
-        best.setdefault(crop_id, float(rank))
-        if len(best) == limit:
-            break
-    return best
+    by_crop: dict[int, float] = {}
+    by_photo: dict[int, float] = {}
+    for crop_id, image_id, rank in ranked:
+        into, key = (by_crop, crop_id) if crop_id is not None else (by_photo, image_id)
+        into[key] = max(into.get(key, 0.0), float(rank))
+    if not by_crop and not by_photo:
+        return {}
+    named = Q(pk__in=list(by_crop)) | Q(image_id__in=list(by_photo)) if by_photo else Q(pk__in=list(by_crop))
+    eligible = crop_filter.apply(visible(version=version)).filter(named).order_by()
+    # A photo's words bring its crops, at most as many rows as the matches read (a bounded request).
+    rows = eligible.values_list("pk", "image_id")[: limit * SCAN_FACTOR + len(by_crop)]
+    best = {pk: max(by_crop.get(pk, 0.0), by_photo.get(image_id, 0.0)) for pk, image_id in rows}
+    order = sorted(best, key=lambda pk: (-best[pk], pk))[:limit]
+    return {pk: best[pk] for pk in order}
