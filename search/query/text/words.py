@@ -13,7 +13,7 @@ crops. Under a filter passed by few crops, the read matches may hold fewer than
 from __future__ import annotations
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, Q
+from django.db.models import F
 
 from indexing.models import SEARCH_CONFIG, Description
 from search.query.filters import CropFilter
@@ -39,25 +39,33 @@ def text_matches(query: str, *, crop_filter: CropFilter, version: str, limit: in
         return {}
     tsquery = text_query(query)
     # The matches first (a GIN bitmap scan, cut at ``scan``), then the visibility rule and filters
-    # over the crops they name, by id: with the join first, PostgreSQL walked every visible crop to
-    # probe its words.
+    # over those few: with the join first, PostgreSQL walked every visible crop to probe its words.
     matching = Description.objects.filter(search=tsquery).values("pk")[: limit * SCAN_FACTOR]
+    eligible = crop_filter.apply(visible(version=version))
     ranked = (
-        Description.objects.filter(pk__in=matching)
+        Description.objects.filter(pk__in=matching, crop__in=eligible.values("pk"))
         .annotate(rank=SearchRank(F("search"), tsquery))
-        .values_list("crop_id", "image_id", "rank")
+        .order_by("-rank", "crop_id")
+        .values_list("crop_id", "rank")
     )
-    by_crop: dict[int, float] = {}
-    by_photo: dict[int, float] = {}
-    for crop_id, image_id, rank in ranked:
-        into, key = (by_crop, crop_id) if crop_id is not None else (by_photo, image_id)
-        into[key] = max(into.get(key, 0.0), float(rank))
-    if not by_crop and not by_photo:
-        return {}
-    named = Q(pk__in=list(by_crop)) | Q(image_id__in=list(by_photo)) if by_photo else Q(pk__in=list(by_crop))
-    eligible = crop_filter.apply(visible(version=version)).filter(named).order_by()
-    # A photo's words bring its crops, at most as many rows as the matches read (a bounded request).
-    rows = eligible.values_list("pk", "image_id")[: limit * SCAN_FACTOR + len(by_crop)]
-    best = {pk: max(by_crop.get(pk, 0.0), by_photo.get(image_id, 0.0)) for pk, image_id in rows}
+    best: dict[int, float] = {}
+    for crop_id, rank in ranked:
+        best.setdefault(crop_id, float(rank))
+        if len(best) == limit:
+            break
+    if Description.objects.filter(image__isnull=False).exists():  # an index probe; none: no second scan
+        photos: dict[int, float] = {}
+        by_photo = (
+            Description.objects.filter(pk__in=matching, image__isnull=False)
+            .annotate(rank=SearchRank(F("search"), tsquery))
+            .order_by("-rank", "image_id")
+            .values_list("image_id", "rank")
+        )
+        for image_id, rank in by_photo[:limit]:
+            photos.setdefault(image_id, float(rank))
+        # A photo's words bring its crops, at most as many rows as the matches read (bounded).
+        brought = eligible.filter(image_id__in=list(photos)).order_by().values_list("pk", "image_id")
+        for pk, image_id in brought[: limit * SCAN_FACTOR] if photos else ():
+            best[pk] = max(best.get(pk, 0.0), photos[image_id])
     order = sorted(best, key=lambda pk: (-best[pk], pk))[:limit]
     return {pk: best[pk] for pk in order}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from indexing.descriptions import backlog, hooks
@@ -31,3 +35,13 @@ def test_no_worker_to_reach_leaves_the_batch_alone(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = ""
     assert hooks.after_batch([make_image(make_dataset()).pk], crops=1) == ""
+
+
+def test_descriptions_and_the_models_explanations_are_off_unless_asked():
+    """The defaults, as `make demo` runs them offline: no description run slows its indexing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DESCRIPTIONS_", "EXPLAIN_"))}
+    env |= {"DJANGO_SETTINGS_MODULE": "visualsearch.settings", "DEBUG": "true"}
+    code = "import django; django.setup(); from django.conf import settings as s; "
+    code += "print(s.DESCRIPTIONS_ENABLED, s.EXPLAIN_WITH_VLM)"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["False", "False"], result.stderr
