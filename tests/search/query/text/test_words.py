@@ -35,7 +35,7 @@ def test_a_photos_description_brings_each_of_its_crops(photos):
     found = text_matches("beach", crop_filter=NO_FILTER, version=VERSION, limit=10)
     assert set(found) == {photos["bride"], photos["umbrella"], photos["towel"]}  # not the car: no beach
     assert next(iter(found)) == photos["towel"]  # its own words say beach twice: the best rank
-    assert found[photos["bride"]] == found[photos["umbrella"]]  # both by their photo's words
+    assert found[photos["bride"]] == found[photos["umbrella"]] > 0  # both ranked by their photo's words
 
 
 def test_filters_and_the_limit_apply_to_crops_found_by_their_photo(photos):
