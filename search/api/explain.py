@@ -26,6 +26,7 @@ class WhyResponse(serializers.Serializer):
         allow_null=True, help_text="ts_rank of the crop's best description for the query's words (null: none matched)."
     )
     matched_description = serializers.CharField(allow_blank=True)
+    matched_photo = serializers.BooleanField(help_text="The matched description is of the crop's whole photo.")
     label = serializers.CharField()
     label_agreement = serializers.BooleanField(help_text="Whether the query names the crop's label.")
     detector_confidence = serializers.FloatField()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.contrib.postgres.search import SearchRank
-from django.db.models import F
+from django.db.models import F, Q
 
 from indexing import served_models
 from indexing.models import Description
@@ -41,6 +41,7 @@ class Explanation:
     visual_similarity: float | None  # None: the crop was embedded by another CLIP than the served one
     text_match: float | None  # None: no description of the crop matches the words
     matched_description: str
+    matched_photo: bool  # the matched description is of the crop's whole photo (DESCRIPTIONS_WHOLE_PHOTOS)
     label: str
     label_agreement: bool
     detector_confidence: float
@@ -53,7 +54,12 @@ class Explanation:
 
 def explain(crop_id: int, query: str, *, use_vlm: bool = False) -> Explanation:
     query = validate_text(query)
-    crop = visible().filter(pk=crop_id).values("pk", "label", "confidence", "embedding", "embedder_version").first()
+    crop = (
+        visible()
+        .filter(pk=crop_id)
+        .values("pk", "image_id", "label", "confidence", "embedding", "embedder_version")
+        .first()
+    )
     if crop is None:
         raise CropNotFound(f"There is no crop {crop_id}.")
     embedder = served_models.embedder()
@@ -61,7 +67,7 @@ def explain(crop_id: int, query: str, *, use_vlm: bool = False) -> Explanation:
     if crop["embedder_version"] == embedder.version:
         vector = embedder.embed_texts([query])[0]
         similarity = round(float(np.dot(vector, np.asarray(crop["embedding"], dtype=np.float32))), 6)
-    match, words = best_description(crop_id, query)
+    match, words, of_photo = best_description(crop_id, crop["image_id"], query)
     agrees = names_label(query, crop["label"])
     facts = dict(
         crop_id=crop_id,
@@ -69,6 +75,7 @@ def explain(crop_id: int, query: str, *, use_vlm: bool = False) -> Explanation:
         visual_similarity=similarity,
         text_match=match,
         matched_description=words,
+        matched_photo=of_photo,
         label=crop["label"],
         label_agreement=agrees,
         detector_confidence=round(float(crop["confidence"]), 4),
@@ -84,17 +91,17 @@ def explain(crop_id: int, query: str, *, use_vlm: bool = False) -> Explanation:
     return Explanation(**facts, sentence=answer.sentence, source="vlm", model=answer.model)
 
 
-def best_description(crop_id: int, query: str) -> tuple[float | None, str]:
-    """The best ts_rank among the crop's descriptions matching the words, and that description's text."""
+def best_description(crop_id: int, image_id: int, query: str) -> tuple[float | None, str, bool]:
+    """The best ts_rank among the words of the crop and of its photo matching the query; the text; if the photo's."""
     tsquery = text_query(query)
     best = (
-        Description.objects.filter(crop_id=crop_id, search=tsquery)
+        Description.objects.filter(Q(crop_id=crop_id) | Q(image_id=image_id), search=tsquery)
         .annotate(rank=SearchRank(F("search"), tsquery))
         .order_by("-rank", "-pk")
-        .values_list("rank", "text")
+        .values_list("rank", "text", "image_id")
         .first()
     )
-    return (round(float(best[0]), 6), best[1]) if best else (None, "")
+    return (round(float(best[0]), 6), best[1], best[2] is not None) if best else (None, "", False)
 
 
 def names_label(query: str, label: str) -> bool:
@@ -111,13 +118,15 @@ def template_sentence(
     label: str,
     label_agreement: bool,
     detector_confidence: float,
+    matched_photo: bool = False,
     **_,
 ) -> str:
     parts = []
     if visual_similarity is not None:
         parts.append(f"it looks like “{query}” to CLIP (similarity {visual_similarity:.2f})")
     if text_match is not None:
-        parts.append(f"its description “{matched_description}” shares the query's words (text match {text_match:.2f})")
+        whose = "its photo's description" if matched_photo else "its description"
+        parts.append(f"{whose} “{matched_description}” shares the query's words (text match {text_match:.2f})")
     if label_agreement:
         parts.append(f"the query names its label, {label}")
     else:
