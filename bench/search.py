@@ -16,11 +16,14 @@ and prints:
 - the worst filters for bounded read paths, beside the plain query: a filter on a
   dataset being deleted (5 % of the crops), and the deepest page (offset
   SEARCH_MAX_DEPTH - k) of a 2-3 % label and of the 1 % one, with the work each
-  query did (candidates, FAISS rounds, rows) and how often a cap cut it short.
+  query did (candidates, FAISS rounds, rows) and how often a cap cut it short;
+- with ``--fusion``: text-search latency with full-text fusion (SEARCH_TEXT_FUSION) off
+  beside rrf, over one synthetic description per crop generated in SQL, for common,
+  mixed and rare queries (bench/lib/text_fusion.py).
   Below 1M crops, SEARCH_FILTER_EXACT_MAX is scaled down so the filters take the
   paths they take at 1M.
 
-    .venv/bin/python bench/search.py [--size 1000000] [--add 10000] [--queries 200] [--keep] [--kind HNSW32]
+    .venv/bin/python bench/search.py [--size 1000000] [--add 10000] [--queries 200] [--keep] [--kind HNSW32] [--fusion]
 """
 
 from __future__ import annotations
@@ -131,6 +134,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database (and its rows) for the next run")
     parser.add_argument("--kind", help="the FAISS factory string of the full build (default: chosen by ann_choice)")
+    parser.add_argument("--fusion", action="store_true", help="also time text search with full-text fusion on")
     parser.add_argument("--worker", choices=["mmap", "copy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -180,6 +184,12 @@ def run(args) -> None:
         f"CLIP text model (ViT-B/32 size, random weights) p50 {t50:.1f} ms p95 {t95:.1f} ms: search_text = this + ours"
     )
 
+    if args.fusion:
+        from lib.text_fusion import fusion_latency
+
+        started = time.perf_counter()
+        fusion_latency(queries=args.queries, version=VERSION)
+        print(f"(the fusion section took {time.perf_counter() - started:.0f} s)")
     fresh(args, ids)
     memory(build)
 

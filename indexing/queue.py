@@ -23,7 +23,17 @@ DELETE_DATASET = "indexing.tasks.delete_dataset_task"
 RECOMPUTE_DUPLICATES = "indexing.tasks.recompute_duplicates_task"
 MODEL_CHANGE = "indexing.tasks.model_change_task"
 DESCRIBE_CROPS = "indexing.tasks.describe_crops_task"
-TASKS = (INDEX_JOB, PROCESS_BATCH, UPDATE_INDEX, DELETE_DATASET, RECOMPUTE_DUPLICATES, MODEL_CHANGE, DESCRIBE_CROPS)
+DESCRIBE_DATASET = "indexing.tasks.describe_dataset_task"
+TASKS = (
+    INDEX_JOB,
+    PROCESS_BATCH,
+    UPDATE_INDEX,
+    DELETE_DATASET,
+    RECOMPUTE_DUPLICATES,
+    MODEL_CHANGE,
+    DESCRIBE_CROPS,
+    DESCRIBE_DATASET,
+)
 
 # Errors worth retrying: the database or broker blinked, not our data. They leave the
 # job running for Celery's retry (indexing.tasks) instead of failing it.
@@ -58,6 +68,15 @@ def send(name: str, *args, **kwargs) -> None:
         current_app.send_task(name, args=args, kwargs=kwargs)
         return
     task.delay(*args, **kwargs)
+
+
+def send_later(name: str, countdown: int, **kwargs) -> None:
+    """Queue the task ``name`` to run ``countdown`` seconds from now (at once with eager tasks)."""
+    task = current_app.tasks.get(name)
+    if task is None:
+        current_app.send_task(name, kwargs=kwargs, countdown=countdown or None)
+        return
+    task.apply_async(kwargs=kwargs, countdown=countdown or None)
 
 
 def send_on_commit(name: str, *args, **kwargs) -> None:

@@ -16,6 +16,7 @@ from indexing import queue
 from indexing.ann import builds
 from indexing.catalog import deletion
 from indexing.catalog.guards import DatasetDeleting
+from indexing.descriptions import backlog
 from indexing.descriptions import runs as descriptions
 from indexing.duplicates import groups as duplicate_groups
 from indexing.model_changes import runner
@@ -76,6 +77,17 @@ def model_change_task(change_id: int) -> str:
 # No autoretry on the describer's failures: a dead or slow endpoint ends the run "failed" with its
 # reason (indexing.descriptions.runs), and the crops wait for the next run; retries would only queue
 # more waiting on it. The database blinking is still retried.
+@shared_task(name=queue.DESCRIBE_DATASET, **RETRY)
+def describe_dataset_task(dataset_id: int, queued_id: int | None = None) -> dict | None:
+    """Describe a dataset's undescribed crops, one run of it at a time (indexing.descriptions.backlog)."""
+    record = backlog.run_queued(dataset_id=dataset_id, queued_id=queued_id)
+    if record is None:
+        return None
+    return {"run": record.pk, "status": record.status, "described": record.described, "error": record.error}
+
+
+# The batch's own run, as batches asked before their runs were coalesced per dataset: kept for
+# the messages already in a broker across a deploy.
 @shared_task(name=queue.DESCRIBE_CROPS, **RETRY)
 def describe_crops_task(image_ids: list[int]) -> dict:
     """Describe the crops of a batch just indexed; returns the run's status and counts."""

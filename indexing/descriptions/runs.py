@@ -4,6 +4,10 @@ Resumable by construction: each step describes the next crops without a descript
 the describer's version and commits them, so a run stopped part way (a dead worker, a
 failed endpoint) and started again skips what is done. A describer that fails ends the
 run ``failed`` with its reason and raises nothing: indexing and search never wait on it.
+
+With DESCRIPTIONS_WHOLE_PHOTOS, each step describes the photos of its crops too, as a
+whole (one description per photo and model, the photo at most PHOTO_SIDE pixels a side):
+the run's counts are of crops, and a photo is described with its first crop's step.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ from django.utils import timezone
 from PIL import Image
 
 from indexing.descriptions.prompts import Prompts
-from indexing.models import Crop, Dataset, Description, DescriptionRun
+from indexing.models import Crop, Dataset, Description, DescriptionRun, SourceImage
 from indexing.vision import describe
 from indexing.vision.describe import Describer, DescriberError
 from indexing.vision.errors import ImageError
 from indexing.vision.images import load_image
 
 logger = logging.getLogger(__name__)
+
+# A whole photo goes to the describer at most this many pixels a side: one request's size is bounded,
+# and a vision-language model reads a few hundred pixels a side anyway.
+PHOTO_SIDE = 1024
 
 
 def undescribed(crops: QuerySet[Crop], model: str) -> QuerySet[Crop]:
@@ -67,6 +75,8 @@ def run(
                 break
             last_id = step[-1].pk
             record.described += describe_step(step, describer, prompts)
+            if settings.DESCRIPTIONS_WHOLE_PHOTOS:
+                describe_photos({crop.image_id for crop in step}, describer)
             DescriptionRun.objects.filter(pk=record.pk).update(described=record.described)
             if progress is not None:
                 progress(record)
@@ -99,6 +109,35 @@ def describe_step(crops: list[Crop], describer: Describer, prompts: Prompts) -> 
     # A crop described meanwhile by another run of the same model keeps the first words.
     Description.objects.bulk_create(rows, ignore_conflicts=True)
     return len(kept)
+
+
+def describe_photos(image_ids: set[int], describer: Describer) -> int:
+    """Describe, as a whole, those of these photos the describer has not; how many were stored."""
+    done = Description.objects.filter(image=OuterRef("pk"), model=describer.version)
+    photos = SourceImage.objects.filter(pk__in=image_ids).exclude(Exists(done)).only("pk", "file").order_by("pk")
+    pixels: list[Image.Image] = []
+    kept: list[SourceImage] = []
+    for photo in photos:
+        try:
+            with photo.file.open("rb") as handle:
+                image = load_image(handle.read())
+        except (OSError, ValueError, ImageError) as exc:
+            logger.warning("Photo %s has no readable file (%s); not described", photo.pk, exc)
+            continue
+        image.thumbnail((PHOTO_SIDE, PHOTO_SIDE))
+        pixels.append(image)
+        kept.append(photo)
+    if not kept:
+        return 0
+    prompt = describer.photo_prompt
+    texts = describer.describe(pixels, [prompt] * len(kept))
+    rows = [
+        Description(image=photo, text=text, model=describer.version, prompt=prompt)
+        for photo, text in zip(kept, texts, strict=True)
+        if text
+    ]
+    Description.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 def finish(record: DescriptionRun, status: str, error: str) -> DescriptionRun:

@@ -26,12 +26,18 @@ class WhyResponse(serializers.Serializer):
         allow_null=True, help_text="ts_rank of the crop's best description for the query's words (null: none matched)."
     )
     matched_description = serializers.CharField(allow_blank=True)
+    matched_photo = serializers.BooleanField(help_text="The matched description is of the crop's whole photo.")
     label = serializers.CharField()
     label_agreement = serializers.BooleanField(help_text="Whether the query names the crop's label.")
     detector_confidence = serializers.FloatField()
     sentence = serializers.CharField()
     source = serializers.ChoiceField(choices=["template", "vlm"], help_text="Who wrote the sentence.")
     model = serializers.CharField(allow_blank=True, help_text="The describer's version (source vlm).")
+    fallback = serializers.CharField(
+        allow_blank=True,
+        help_text="Why the template's sentence was given when the describer's was asked for: time budget, "
+        "not a top result, busy, describer failed, no chat model (empty otherwise).",
+    )
     note = serializers.CharField(allow_blank=True, help_text="Why the describer's sentence was not given, if asked.")
 
 

@@ -112,5 +112,15 @@ DESCRIPTIONS_TIMEOUT_SECONDS = env.float("DESCRIPTIONS_TIMEOUT_SECONDS", default
 DESCRIPTIONS_MAX_TOKENS = env.int("DESCRIPTIONS_MAX_TOKENS", default=60)
 # Crops described (and committed) per step: a run stopped part way resumes after the last step.
 DESCRIPTIONS_BATCH_SIZE = env.int("DESCRIPTIONS_BATCH_SIZE", default=16)
+# Describe each photo as a whole too (one description per photo and model, in the run of its crops);
+# text search matches a photo's words for each of its crops.
+DESCRIPTIONS_WHOLE_PHOTOS = env.bool("DESCRIPTIONS_WHOLE_PHOTOS", default=True)
+# Back-pressure: past this many crops waiting for the describer, indexed batches queue no new description
+# run (indexing goes on); manage.py describe_crops describes the rest.
+DESCRIPTIONS_MAX_BACKLOG = env.int("DESCRIPTIONS_MAX_BACKLOG", default=50_000)
 # "Why this matched" asks the describer for its sentence (cached per model) instead of the template.
 EXPLAIN_WITH_VLM = env.bool("EXPLAIN_WITH_VLM", default=False)
+# The most a "why this matched" request waits for the describer; past it, the template's sentence.
+EXPLAIN_TIME_BUDGET_SECONDS = env.float("EXPLAIN_TIME_BUDGET_SECONDS", default=5.0)
+# The describer explains only a crop among this many first results of the query's text search.
+EXPLAIN_MAX_RESULTS = env.int("EXPLAIN_MAX_RESULTS", default=50)

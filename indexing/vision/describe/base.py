@@ -19,6 +19,8 @@ class Describer(Protocol):
 
     default_prompt: str  # the prompt of a label with no DescriptionPrompt row ({label} filled in)
 
+    photo_prompt: str  # the prompt of a whole photo (DESCRIPTIONS_WHOLE_PHOTOS)
+
     def describe(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
         """One short text per image, each asked with its own prompt; DescriberError when the model fails."""
         ...

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 class LocalCaptioner:
     # BLIP continues a caption from its prompt: the prompt is the caption's first words.
     default_prompt = "a photo of a {label},"
+    photo_prompt = "a photograph of"  # a whole photo (DESCRIPTIONS_WHOLE_PHOTOS): the scene's caption
 
     def __init__(self, model: str, *, device: str | None = None) -> None:
         from transformers import BlipForConditionalGeneration, BlipProcessor

@@ -25,6 +25,10 @@ class OpenAICompatible:
         "Describe this {label} in one short sentence for a search index: its type, colours, "
         "what it carries or wears, and anything distinctive. No preamble."
     )
+    photo_prompt = (
+        "Describe this photo in one short sentence for a search index: the place, what is happening, "
+        "and the main objects with their colours. No preamble."
+    )
 
     def __init__(self, *, url: str, model: str, api_key: str = "", timeout: float = 30.0, max_tokens: int = 60) -> None:
         self.endpoint = url.rstrip("/") + "/chat/completions"

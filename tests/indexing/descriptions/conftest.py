@@ -22,7 +22,8 @@ def tiny_blip_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def fresh_describers():
+def fresh_describers(settings):
+    settings.DESCRIPTIONS_WHOLE_PHOTOS = False  # the crops alone, unless a test turns the photos on (test_photos)
     reset_describers()
     yield
     reset_describers()

@@ -75,5 +75,15 @@ def test_the_crop_page_shows_why_from_the_template_without_asking_a_model(crop, 
     assert vlm.requests == []  # the page never waits on a model
 
 
+def test_its_photos_description_counts_when_it_matches_better(crop):
+    Description.objects.create(image=crop.image, text="a wedding on a sandy beach", model="stub", prompt="p")
+    found = explain.explain(crop.pk, "sandy beach")
+    assert found.text_match > 0 and found.matched_description == "a wedding on a sandy beach"
+    assert found.matched_photo is True
+    assert "its photo's description “a wedding on a sandy beach” shares the query's words" in found.sentence
+    own = explain.explain(crop.pk, "turquoise hatchback")
+    assert own.matched_photo is False and own.matched_description == "a dented turquoise hatchback car"
+
+
 def test_an_unknown_crop_is_not_found(db, real_models, client):
     assert client.get("/api/crops/999999/why", {"q": "a car"}).status_code == 404
