@@ -9,12 +9,10 @@ scaling so results match the reference implementation.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,9 @@ import torch
 from django.conf import settings
 from PIL import Image
 
+# Detection, ALL_CLASSES and classes_tag live in indexing.vision.detection (the open-vocabulary detector
+# shares them); imported here under their old names too.
+from indexing.vision.detection import ALL_CLASSES, FIRST_SCOPE, Detection, classes_tag  # noqa: F401
 from indexing.vision.device import choose_device
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.loading import ModelsBySource
@@ -34,13 +35,6 @@ from indexing.vision.yolov5_env import fix_checkpoint_model, make_checkpoints_lo
 logger = logging.getLogger(__name__)
 
 LETTERBOX_COLOR = (114, 114, 114)  # the grey yolov5 was trained with
-
-
-@dataclass(frozen=True)
-class Detection:
-    label: str
-    confidence: float
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in source pixels, clipped to the image
 
 
 class Detector:
@@ -190,26 +184,12 @@ class Detector:
         return Detection(label=self.classes[int(class_id)], confidence=float(confidence), box=(x1, y1, x2, y2))
 
 
-# The product's first scope: a detector keeping exactly these has the version it had before
-# class sets were settings, so collections made then need no redetect.
-FIRST_SCOPE = frozenset({"person", "car", "cell phone", "laptop", "book", "handbag", "sports ball"})
-ALL_CLASSES = "all"
-
-
 def wanted_classes(wanted: Sequence[str], names: dict[int, str] | Sequence[str]) -> list[str]:
     """DETECTOR_CLASSES made concrete: ``all`` is every class the checkpoint names, in its order."""
     if [name.strip().lower() for name in wanted] == [ALL_CLASSES]:
         known = dict(names) if isinstance(names, dict) else dict(enumerate(names))
         return [str(known[class_id]) for class_id in sorted(known)]
     return list(wanted)
-
-
-def classes_tag(labels: Sequence[str]) -> str:
-    """The class set's part of the detector version: empty for the first scope, else its size and hash."""
-    if frozenset(labels) == FIRST_SCOPE:
-        return ""
-    digest = hashlib.sha256("\n".join(sorted(labels)).encode()).hexdigest()[:8]
-    return f"+classes{len(labels)}-{digest}"
 
 
 def map_classes(wanted: Sequence[str], names: dict[int, str] | Sequence[str]) -> dict[int, str]:
