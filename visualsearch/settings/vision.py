@@ -36,6 +36,9 @@ DETECTOR_IOU = env.float("DETECTOR_IOU", default=0.45)
 DETECTOR_IMAGE_SIZE = env.int("DETECTOR_IMAGE_SIZE", default=640)
 DETECTOR_MAX_DETECTIONS = env.int("DETECTOR_MAX_DETECTIONS", default=100)
 DETECTOR_BATCH_SIZE = env.int("DETECTOR_BATCH_SIZE", default=8)
+# Minimum score of an open-vocabulary detection (DETECTOR_WEIGHTS an OWL-ViT/OWLv2 model, indexing/vision/owlvit.py):
+# its scores are sigmoids of box-word similarities, lower than YOLOv5's confidences (0.1 as in OWL-ViT's examples).
+OPEN_VOCABULARY_CONFIDENCE = env.float("OPEN_VOCABULARY_CONFIDENCE", default=0.1)
 # Extra views for small objects (indexing/vision/slicing.py, measured in docs/detection.md): a
 # mirrored full frame, full frames at other input sizes, overlapping tiles; merged by
 # indexing/vision/merging.py. They are part of the detector version: changing one is a redetect.

@@ -58,7 +58,7 @@ TOWERS = {
 
 def write_test_clip(directory: Path, seed: int = 0, size: str = "tiny") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    tokenizer = _byte_level_tokenizer()
+    tokenizer = byte_level_tokenizer()
     text_tower, vision_tower = TOWERS[size]
     config = CLIPConfig(
         text_config={
@@ -84,11 +84,12 @@ def write_test_clip(directory: Path, seed: int = 0, size: str = "tiny") -> Path:
     return directory
 
 
-def _byte_level_tokenizer() -> CLIPTokenizerFast:
+def byte_level_tokenizer(context_length: int = CONTEXT_LENGTH) -> CLIPTokenizerFast:
     """A CLIP BPE tokenizer over bytes alone (no merges): any text tokenizes, one token a byte.
 
     Same layout as OpenAI's vocabulary: the 256 byte symbols, their end-of-word forms,
-    then the special tokens (so end-of-text has the largest id, as CLIP assumes).
+    then the special tokens (so end-of-text has the largest id, as CLIP assumes). The test
+    OWL-ViT (make_test_owlvit) shares it, with OWL-ViT's shorter context.
     """
     symbols = list(bytes_to_unicode().values())
     tokens = symbols + [symbol + "</w>" for symbol in symbols] + [BOS, EOS]
@@ -104,5 +105,5 @@ def _byte_level_tokenizer() -> CLIPTokenizerFast:
             eos_token=EOS,
             unk_token=EOS,
             pad_token=EOS,
-            model_max_length=CONTEXT_LENGTH,
+            model_max_length=context_length,
         )
