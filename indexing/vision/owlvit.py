@@ -88,7 +88,7 @@ class OpenVocabularyDetector:
         # OWLv2 pads a photo to a square (bottom, right) before resizing: its boxes are fractions of that square.
         self.square_padded = self.model.config.model_type == "owlv2"
         self.max_text_tokens = int(self.model.config.text_config.max_position_embeddings)
-        self._vocabulary_queries = self._embed_words(self.labels)  # once: every photo is scored against them
+        self._vocabulary_queries = self.embed_words(self.labels)  # once: every photo is scored against them
         self.version = pretrained_version(self.model_id, self.model) + classes_tag(self.labels)
         logger.info(
             "Loaded open-vocabulary detector %s (%s, %d words) from %s on %s in %.1f s; "
@@ -117,7 +117,7 @@ class OpenVocabularyDetector:
         labels = self.labels + tuple(extra)
         queries = self._vocabulary_queries
         if extra:
-            queries = torch.cat([queries, self._embed_words(extra)])
+            queries = torch.cat([queries, self.embed_words(extra)])
         if not labels:
             return [[] for _ in images]
         results: list[list[Detection]] = []
@@ -125,7 +125,7 @@ class OpenVocabularyDetector:
             results += self._detect_batch(images[start : start + self.batch_size], queries, labels)
         return results
 
-    def _embed_words(self, words: Sequence[str]) -> torch.Tensor:
+    def embed_words(self, words: Sequence[str]) -> torch.Tensor:
         """(n, dim) text query embeddings, as the model's forward makes them."""
         if not words:
             return torch.zeros((0, int(self.model.config.projection_dim)), device=self.device)

@@ -23,7 +23,9 @@ DETECTOR_CLASSES = env.list(
 )
 # A local .pt path, an official checkpoint name (yolov5n/s/m/l/x.pt, downloaded once from the
 # YOLOv5 v7.0 release), or an MLflow URI (runs:/<run_id>/weights/best.pt, models:/<name>/<version>,
-# models:/<name>@<alias>); MLFLOW_RUN_ID overrides a value that is not an MLflow URI.
+# models:/<name>@<alias>); MLFLOW_RUN_ID overrides a value that is not an MLflow URI. An OWL-ViT/OWLv2
+# model (a hub id such as google/owlv2-base-patch16-ensemble, or a save_pretrained folder) is an
+# open-vocabulary detector instead, whose words are DETECTOR_CLASSES (indexing/vision/owlvit.py).
 DETECTOR_WEIGHTS = env("DETECTOR_WEIGHTS", default="yolov5s.pt")
 # Expected sha256 of the weights; empty = a SHA256SUMS file beside them, the official list or an MLflow run's record.
 DETECTOR_WEIGHTS_SHA256 = env("DETECTOR_WEIGHTS_SHA256", default="")
