@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 from django.conf import settings
-from django.core.management.base import BaseCommand
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizerFast
 from transformers.models.clip.tokenization_clip import bytes_to_unicode
+
+from indexing.management.commands._tiny_model import TinyModelCommand
 
 # The OpenAI CLIP preprocessing constants (as in openai/clip-vit-base-patch32).
 OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -24,23 +25,16 @@ CONTEXT_LENGTH = 77
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 
 
-class Command(BaseCommand):
+class Command(TinyModelCommand):
     help = "Write a small random-weight CLIP (model, tokenizer, processor) to DIR for offline use."
+    what, setting = "CLIP", "CLIP_MODEL"
+    size_help = (
+        "tiny: a few MB, for tests; base: the ViT-B/32 architecture (random weights), "
+        "for benchmarks that must cost what the real model costs."
+    )
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("directory", type=Path)
-        parser.add_argument("--seed", type=int, default=0, help="Same seed, same weights.")
-        parser.add_argument(
-            "--size",
-            choices=["tiny", "base"],
-            default="tiny",
-            help="tiny: a few MB, for tests; base: the ViT-B/32 architecture (random weights), "
-            "for benchmarks that must cost what the real model costs.",
-        )
-
-    def handle(self, *args, directory: Path, seed: int, size: str = "tiny", **options) -> None:
+    def write(self, directory: Path, *, seed: int, size: str, **options) -> None:
         write_test_clip(directory, seed=seed, size=size)
-        self.stdout.write(f"Wrote a test CLIP to {directory}; use it with CLIP_MODEL={directory}")
 
 
 # Tower shapes: "base" is openai/clip-vit-base-patch32's (transformers' CLIPConfig defaults).

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from django.core.management.base import BaseCommand
 
+from indexing.management.commands._tiny_model import TinyModelCommand
 from indexing.management.commands.make_test_clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, byte_level_tokenizer
 
 CONTEXT_LENGTH = 16  # OWL-ViT's text queries are short: 16 tokens, as in the hub models
@@ -41,24 +41,19 @@ SIZES = {
 }
 
 
-class Command(BaseCommand):
+class Command(TinyModelCommand):
     help = "Write a small random-weight OWL-ViT or OWLv2 detector (model, tokenizer, processor) to DIR."
+    what, setting = "{kind}", "DETECTOR_WEIGHTS"
+    size_help = (
+        "tiny: under 1 MB, for tests; base: the hub base model's architecture (random weights), "
+        "for benchmarks that must cost what the real model costs."
+    )
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("directory", type=Path)
+    def add_model_arguments(self, parser) -> None:
         parser.add_argument("--kind", choices=["owlvit", "owlv2"], default="owlvit", help="OWL-ViT or OWLv2.")
-        parser.add_argument("--seed", type=int, default=0, help="Same seed, same weights.")
-        parser.add_argument(
-            "--size",
-            choices=["tiny", "base"],
-            default="tiny",
-            help="tiny: under 1 MB, for tests; base: the hub base model's architecture (random weights), "
-            "for benchmarks that must cost what the real model costs.",
-        )
 
-    def handle(self, *args, directory: Path, kind: str, seed: int, size: str = "tiny", **options) -> None:
-        write_test_owlvit(directory, kind=kind, seed=seed, size=size)
-        self.stdout.write(f"Wrote a test {kind} to {directory}; use it with DETECTOR_WEIGHTS={directory}")
+    def write(self, directory: Path, *, seed: int, size: str, **options) -> None:
+        write_test_owlvit(directory, kind=options["kind"], seed=seed, size=size)
 
 
 def write_test_owlvit(directory: Path, *, kind: str = "owlvit", seed: int = 0, size: str = "tiny") -> Path:
