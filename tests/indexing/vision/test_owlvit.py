@@ -88,3 +88,19 @@ def test_a_hub_model_that_cannot_load_offline_is_a_clear_error(settings, tmp_pat
     with pytest.raises(ModelLoadError) as error:
         load_detector("visualsearch-nonexistent/owlvit-base")
     assert "visualsearch-nonexistent/owlvit-base" in str(error.value) and "DETECTOR_WEIGHTS" in str(error.value)
+
+
+def test_an_owlv2_model_works_the_same_way(tmp_path, photos) -> None:
+    from django.core.management import call_command
+
+    call_command("make_test_owlvit", str(tmp_path / "owlv2"), kind="owlv2", verbosity=0)
+    assert is_open_vocabulary(str(tmp_path / "owlv2"))
+    owlv2 = OpenVocabularyDetector(tmp_path / "owlv2", classes=OPEN_VOCABULARY, device="cpu", confidence=0.0)
+    assert owlv2.square_padded and owlv2.labels == tuple(OPEN_VOCABULARY)
+    found = owlv2.detect(photos[:2], words=["bicycle"])
+    for photo, detections in zip(photos[:2], found, strict=True):
+        assert {d.label for d in detections} <= {*OPEN_VOCABULARY, "bicycle"} and detections
+        assert all(
+            0 <= d.box[0] <= d.box[2] <= photo.width and 0 <= d.box[1] <= d.box[3] <= photo.height for d in detections
+        )
+    assert found == [owlv2.detect([photo], words=["bicycle"])[0] for photo in photos[:2]]
