@@ -1,6 +1,11 @@
 """Throughput of the vision models on COCO128: images/s for batch sizes 1, 8 and 32; text-query ms.
 
-    python bench/vision.py [--images N] [--queries N]
+    python bench/vision.py [--images N] [--queries N] [--open-vocabulary N] [--detectors-only]
+
+Open-vocabulary detectors (``--open-vocabulary N`` photos, 0 skips): photos/s one photo at a
+time, YOLOv5n beside OWL-ViT (owlvit-base-patch32's architecture) and OWLv2
+(owlv2-base-patch16-ensemble's), both written by make_test_owlvit with random weights: no
+weights can be downloaded offline, and the cost is the architecture's, not the weights'.
 
 Text queries: one query at a time, as search embeds them, through the CLIP's text tower
 and through the multilingual text encoder (TEXT_ENCODER when it is a local folder, else
@@ -35,11 +40,15 @@ from django.core.management import call_command  # noqa: E402
 from indexing.vision.detector import Detector  # noqa: E402
 from indexing.vision.embedder import Embedder  # noqa: E402
 from indexing.vision.images import load_image  # noqa: E402
+from indexing.vision.owlvit import OpenVocabularyDetector  # noqa: E402
 from indexing.vision.text_encoder import TextEncoder  # noqa: E402
 
 BATCH_SIZES = (1, 8, 32)
 # Korean, English, Japanese, German: the multilingual encoder's users' words (and the CLIP's, for its cost).
 QUERIES = ("빨간 자동차", "a red car parked on the street", "公園の犬", "eine Frau mit Handtasche", "책상 위의 노트북")
+VOCABULARY = ("backpack", "traffic cone", "coffee mug", "person", "car", "cell phone", "laptop", "book")
+# make_test_owlvit --kind: what it stands in for
+OPEN_VOCABULARY_MODELS = {"owlvit": "owlvit-base-patch32", "owlv2": "owlv2-base-patch16-ensemble"}
 
 
 def peak_rss_mib() -> float:
@@ -58,17 +67,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=64, help="how many COCO128 images to time")
     parser.add_argument("--queries", type=int, default=50, help="how many text queries to time per encoder")
+    parser.add_argument(
+        "--open-vocabulary", type=int, default=8, help="photos to time the open-vocabulary detectors on (0: none)"
+    )
+    parser.add_argument("--detectors-only", action="store_true", help="skip the embedders and text encoders")
     args = parser.parse_args()
     assets = Path(settings.SHARED_ASSETS_DIR)
-    paths = sorted((assets / "coco128" / "images" / "train2017").glob("*.jpg"))[: args.images]
+    paths = sorted((assets / "coco128" / "images" / "train2017").glob("*.jpg"))[
+        : max(args.images, args.open_vocabulary)
+    ]
     images = [load_image(path) for path in paths]
     print(f"{len(images)} COCO128 images, torch threads {__import__('torch').get_num_threads()}")
+    if args.open_vocabulary:
+        open_vocabulary_rates(images[: args.open_vocabulary], assets / "weights" / "yolov5n.pt")
+    images = images[: args.images]
 
     for batch_size in BATCH_SIZES:
         detector = Detector(assets / "weights" / "yolov5n.pt", batch_size=batch_size)
         rate = throughput(detector.detect, images, batch_size)
         print(f"detector {detector.version} on {detector.device} batch {batch_size:2d}: {rate:6.1f} images/s")
     print(f"peak RSS after detector: {peak_rss_mib():.0f} MiB")
+    if args.detectors_only:
+        return
 
     with tempfile.TemporaryDirectory() as scratch:
         clip = settings.CLIP_MODEL
@@ -82,6 +102,31 @@ def main() -> None:
             print(f"embedder {embedder.version} on {embedder.device} batch {batch_size:2d}: {rate:6.1f} images/s")
         print(f"peak RSS after embedder: {peak_rss_mib():.0f} MiB")
         text_query_times(embedder, scratch, args.queries)
+
+
+def open_vocabulary_rates(images: list, yolo_weights: Path) -> None:
+    """photos/s one photo at a time (as a query photo is detected): YOLOv5n, then OWL-ViT and OWLv2 base."""
+    yolo = Detector(yolo_weights, batch_size=1)
+    yolo.detect(images)  # each new input shape costs a first call on CPU: every photo's shape seen before timing
+    rate = throughput(yolo.detect, images, 1)
+    print(f"open-vocabulary comparison, {len(images)} photos one at a time on {yolo.device}:")
+    print(f"  YOLOv5n {yolo.version} (80 fixed classes): {rate:6.2f} photos/s")
+    with tempfile.TemporaryDirectory() as scratch:
+        for kind, stands_for in OPEN_VOCABULARY_MODELS.items():
+            folder = Path(scratch) / f"test-{kind}-base"
+            call_command("make_test_owlvit", str(folder), kind=kind, size="base", verbosity=0)
+            detector = OpenVocabularyDetector(folder, classes=VOCABULARY, batch_size=1)
+            side = detector.model.config.vision_config.image_size
+            rate = throughput(detector.detect, images, 1)
+            started = time.perf_counter()
+            detector.embed_words(["red umbrella"])  # what a query word adds: one text embedding
+            word_ms = (time.perf_counter() - started) * 1000
+            print(
+                f"  {kind} ({stands_for} architecture at {side} px, random weights: the real model's cost) "
+                f"{len(VOCABULARY)} words: {rate:6.2f} photos/s; a query word adds {word_ms:.0f} ms"
+            )
+            del detector
+    print(f"peak RSS after open-vocabulary detectors: {peak_rss_mib():.0f} MiB")
 
 
 def text_query_times(embedder: Embedder, scratch: str, count: int) -> None:

@@ -108,6 +108,36 @@ def test_clip_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def test_owlvit_dir(tmp_path_factory) -> Path:
+    """A tiny random OWL-ViT (open-vocabulary detector): real classes, meaningless boxes."""
+    from django.core.management import call_command
+
+    path = tmp_path_factory.mktemp("owlvit") / "test-owlvit"
+    call_command("make_test_owlvit", str(path))
+    return path
+
+
+OPEN_VOCABULARY = ["backpack", "traffic cone", "coffee mug"]
+
+
+@pytest.fixture
+def open_vocabulary_models(settings, test_owlvit_dir: Path, test_clip_dir: Path):
+    """The served detector is the test OWL-ViT with a three-word vocabulary, scoring every box (confidence 0)."""
+    from indexing.vision.detector import reset_detector
+    from indexing.vision.embedder import reset_embedder
+
+    settings.DETECTOR_WEIGHTS = str(test_owlvit_dir)
+    settings.DETECTOR_CLASSES = list(OPEN_VOCABULARY)
+    settings.OPEN_VOCABULARY_CONFIDENCE = 0.0  # random weights: a low bar, so every photo has boxes
+    settings.CLIP_MODEL = str(test_clip_dir)
+    reset_detector()
+    reset_embedder()
+    yield
+    reset_detector()
+    reset_embedder()
+
+
+@pytest.fixture(scope="session")
 def test_text_encoder_dir(tmp_path_factory, test_clip_dir: Path) -> Path:
     """A tiny random multilingual text encoder, recorded as aligned to the test CLIP (its exact version)."""
     from django.core.management import call_command

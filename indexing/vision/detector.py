@@ -13,7 +13,6 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,12 @@ from django.conf import settings
 from PIL import Image
 
 from indexing.vision.classes import classes_tag, map_classes, wanted_classes
+from indexing.vision.detection import Detection
 from indexing.vision.device import choose_device
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.loading import ModelsBySource
 from indexing.vision.merging import fuse
+from indexing.vision.owlvit import OpenVocabularyDetector, is_open_vocabulary
 from indexing.vision.slicing import SlicingConfig, detect_views
 from indexing.vision.weights.checksums import WeightsFile
 from indexing.vision.weights.resolve import configured_weights_spec, resolve_detector_weights
@@ -36,19 +37,14 @@ logger = logging.getLogger(__name__)
 LETTERBOX_COLOR = (114, 114, 114)  # the grey yolov5 was trained with
 
 
-@dataclass(frozen=True)
-class Detection:
-    label: str
-    confidence: float
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in source pixels, clipped to the image
-
-
 class Detector:
     """One YOLOv5 checkpoint, restricted to the product's classes.
 
     Every argument defaults to its setting, so the service uses ``Detector()`` while
     tests and benchmarks pass explicit values.
     """
+
+    open_vocabulary = False  # its classes are the checkpoint's: query words are refused (indexing.vision.owlvit)
 
     def __init__(
         self,
@@ -208,10 +204,22 @@ def _load_checkpoint(weights: WeightsFile, device: torch.device) -> torch.nn.Mod
     return fix_checkpoint_model(model).to(device)
 
 
-_detectors = ModelsBySource(lambda weights: Detector(weights or None))
+def load_detector(weights: str | None = None) -> Detector | OpenVocabularyDetector:
+    """The detector kind ``weights`` (the configured weights by default) names, loaded.
+
+    An OWL-ViT/OWLv2 model (indexing.vision.owlvit.is_open_vocabulary) is an open-vocabulary
+    detector; anything else (a .pt file, an official name, an MLflow URI) is YOLOv5 weights.
+    """
+    spec = str(weights or configured_weights_spec())
+    if is_open_vocabulary(spec):
+        return OpenVocabularyDetector(spec)
+    return Detector(spec)
 
 
-def get_detector(weights: str | None = None) -> Detector:
+_detectors = ModelsBySource(lambda weights: load_detector(weights or None))
+
+
+def get_detector(weights: str | None = None) -> Detector | OpenVocabularyDetector:
     """The process-wide detector of ``weights`` (the configured weights by default), loaded on first use."""
     return _detectors.get(str(weights or ""))
 

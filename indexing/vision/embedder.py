@@ -6,7 +6,6 @@ The model comes from settings.CLIP_MODEL: a hub id or a local directory written 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -19,17 +18,13 @@ from django.conf import settings
 from PIL import Image
 
 from indexing.vision.device import choose_device
-from indexing.vision.errors import ModelLoadError
 from indexing.vision.loading import ModelsBySource
-from indexing.vision.weights.downloads import hub_endpoint, require_reachable
+from indexing.vision.pretrained import load_pretrained, pretrained_version
 
 if TYPE_CHECKING:
     from transformers import CLIPModel, CLIPProcessor
 
 logger = logging.getLogger(__name__)
-
-# Files whose bytes identify a local model when there is no hub commit hash.
-_IDENTITY_FILES = ("config.json", "model.safetensors", "pytorch_model.bin")
 
 
 class Embedder:
@@ -51,7 +46,7 @@ class Embedder:
         self.half = self.device.type == "cuda"  # fp16 halves memory and time on GPUs; CPUs lack fast fp16
         self.model = (self.model.half() if self.half else self.model.float()).to(self.device).eval()
         self.max_text_tokens = _max_text_tokens(self.model, self.processor)
-        self.version = _version(self.model_id, self.model)
+        self.version = pretrained_version(self.model_id, self.model)
         logger.info(
             "Loaded embedder %s from %s on %s in %.1f s",
             self.version,
@@ -104,26 +99,11 @@ def _load_clip(model_id: str, cache_dir: str | Path) -> tuple[CLIPModel, CLIPPro
     # (which loads the URLconf and so this module) would pay for it.
     from transformers import CLIPModel, CLIPProcessor
 
-    try:
-        if Path(model_id).is_dir():
-            return _from_pretrained(CLIPModel, CLIPProcessor, model_id, cache_dir)
-        try:
-            # Already in the cache: no network at all (the hub client would ask for updates).
-            return _from_pretrained(CLIPModel, CLIPProcessor, model_id, cache_dir, local_files_only=True)
-        except OSError:
-            require_reachable(hub_endpoint(), f"the CLIP model {model_id!r}")
-        return _from_pretrained(CLIPModel, CLIPProcessor, model_id, cache_dir)
-    except (OSError, ValueError) as exc:
-        # OSError covers an unreachable hub, an unknown id and a folder without the files.
-        raise ModelLoadError(
-            f"Could not load the CLIP model {model_id!r} ({exc.__class__.__name__}: {_first_line(exc)}); "
-            "if the model hub is unreachable, set CLIP_MODEL to a local directory written by save_pretrained."
-        ) from exc
+    def load(**options) -> tuple[CLIPModel, CLIPProcessor]:
+        model = CLIPModel.from_pretrained(model_id, cache_dir=str(cache_dir), **options)
+        return model, CLIPProcessor.from_pretrained(model_id, cache_dir=str(cache_dir), **options)
 
-
-def _from_pretrained(model_class, processor_class, model_id: str, cache_dir, **options) -> tuple:
-    model = model_class.from_pretrained(model_id, cache_dir=str(cache_dir), **options)
-    return model, processor_class.from_pretrained(model_id, cache_dir=str(cache_dir), **options)
+    return load_pretrained(load, model_id, what="the CLIP model", setting="CLIP_MODEL")
 
 
 def _max_text_tokens(model: CLIPModel, processor: CLIPProcessor) -> int:
@@ -133,39 +113,10 @@ def _max_text_tokens(model: CLIPModel, processor: CLIPProcessor) -> int:
     return min(positions, int(tokenizer_max))
 
 
-def _version(model_id: str, model: CLIPModel) -> str:
-    """model name + hub commit when from the hub, else + a hash of the local files."""
-    commit = getattr(model.config, "_commit_hash", None)
-    path = Path(model_id)
-    name = path.name if path.is_dir() else model_id
-    if commit:
-        return f"{name}@{commit[:12]}"
-    if path.is_dir():
-        return f"{name}@{_directory_hash(path)}"
-    return name
-
-
-def _directory_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    for file_name in _IDENTITY_FILES:
-        file = path / file_name
-        if file.is_file():
-            digest.update(file_name.encode())
-            with file.open("rb") as handle:
-                for chunk in iter(lambda h=handle: h.read(1 << 20), b""):
-                    digest.update(chunk)
-    return digest.hexdigest()[:12]
-
-
 def _normalised(features: torch.Tensor) -> np.ndarray:
     features = features.float()
     features = features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return features.cpu().numpy()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else "no details"
 
 
 _embedders = ModelsBySource(Embedder)

@@ -100,6 +100,7 @@ class SearchImageView(SearchView):
             params.get("min_score"),
             collapse_duplicates=params.get("collapse_duplicates", False),
             box=params.get("box"),
+            words=params.get("words"),
             offset=params.get("offset"),
             **filters_of(params),
         )

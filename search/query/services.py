@@ -20,9 +20,10 @@ from indexing import served_models, text_queries
 from search.label_names import display_name
 from search.query import paging
 from search.query.candidates import search_vectors
-from search.query.errors import CropNotFound
+from search.query.errors import CropNotFound, SearchInputError
 from search.query.filters import NO_FILTER, build_filter
 from search.query.image import photos, regions
+from search.query.image import words as query_words
 from search.query.results import SearchResult, active_crops, to_result, visible
 from search.query.text import fusion
 from search.query.validation import (
@@ -118,6 +119,7 @@ def search_image(
     splits=None,
     offset: int | None = None,
     collapse_duplicates: bool = False,
+    words=None,
 ) -> ImageSearch:
     """Detect the objects in a query photo and find the crops nearest to each.
 
@@ -126,17 +128,20 @@ def search_image(
     returned too, flagged not searched, with no results (its box can be searched as a
     region). When no object of the product's classes is found, the whole photo is the query. With ``box``
     ("x1,y1,x2,y2" in source pixels) that region alone is the query and the detector
-    does not run (search.query.image.regions). With ``preview_side``, the result carries the photo
-    shrunk to that side, from the same decoded copy.
+    does not run (search.query.image.regions). With ``words`` (a list or comma-separated), an
+    open-vocabulary detector looks for them too (search.query.image.words). With ``preview_side``,
+    the result carries the photo shrunk to that side, from the same decoded copy.
     """
     k, min_score = validate_k(k), validate_min_score(min_score)
     crop_filter = build_filter(labels=labels, datasets=datasets, splits=splits)
     offset = paging.validate_offset(offset, k)
-    box = regions.parse_box(box)
+    box, words = regions.parse_box(box), query_words.parse_words(words)
+    if box and words:
+        raise SearchInputError(_("Give a box or query words, not both: with a box the detector does not run."))
     check_upload_size(len(data))
     image = photos.decode(data)
     width, height = image.size
-    found = photos.FoundObjects([], 0) if box else photos.find_objects(image)
+    found = photos.FoundObjects([], 0) if box else photos.find_objects(image, words=words)
     crops = found.crops
     if box:
         region = regions.plan_region(image, box)

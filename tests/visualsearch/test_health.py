@@ -95,3 +95,12 @@ def test_healthz_finds_local_models_without_loading_them(admin_client, settings,
     models = admin_client.get("/healthz").json()["models"]
     assert models["ok"] is True and models["detector"] == {"ok": True} and models["clip"] == {"ok": True}
     assert not _detectors.sources()  # nothing was loaded to answer
+
+
+@pytest.mark.django_db
+def test_healthz_knows_an_open_vocabulary_detector_is_a_model_folder(admin_client, settings, test_owlvit_dir):
+    from indexing.vision.detector import _detectors
+
+    settings.DETECTOR_WEIGHTS = str(test_owlvit_dir)
+    assert admin_client.get("/healthz").json()["models"]["detector"] == {"ok": True}
+    assert not _detectors.sources()  # nothing was loaded to answer

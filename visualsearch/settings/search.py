@@ -13,6 +13,8 @@ SEARCH_MAX_QUERY_CHARS = env.int("SEARCH_MAX_QUERY_CHARS", default=300)
 # Objects searched per query photo, the most confident first (each costs a crop, an
 # embedding and a vector search); the answer says how many were left out.
 SEARCH_MAX_QUERY_OBJECTS = env.int("SEARCH_MAX_QUERY_OBJECTS", default=10)
+# Words an image query may add to an open-vocabulary detector's vocabulary (``words``); each at most 50 characters.
+SEARCH_MAX_QUERY_WORDS = env.int("SEARCH_MAX_QUERY_WORDS", default=8)
 # A label filter matching at most this many indexed crops is searched exactly (their vectors cached
 # per process: 2 KB a crop) instead of through the ANN index, which rarely holds a rare label's neighbours.
 SEARCH_FILTER_EXACT_MAX = env.int("SEARCH_FILTER_EXACT_MAX", default=20_000)

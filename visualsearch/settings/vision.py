@@ -23,7 +23,9 @@ DETECTOR_CLASSES = env.list(
 )
 # A local .pt path, an official checkpoint name (yolov5n/s/m/l/x.pt, downloaded once from the
 # YOLOv5 v7.0 release), or an MLflow URI (runs:/<run_id>/weights/best.pt, models:/<name>/<version>,
-# models:/<name>@<alias>); MLFLOW_RUN_ID overrides a value that is not an MLflow URI.
+# models:/<name>@<alias>); MLFLOW_RUN_ID overrides a value that is not an MLflow URI. An OWL-ViT/OWLv2
+# model (a hub id such as google/owlv2-base-patch16-ensemble, or a save_pretrained folder) is an
+# open-vocabulary detector instead, whose words are DETECTOR_CLASSES (indexing/vision/owlvit.py).
 DETECTOR_WEIGHTS = env("DETECTOR_WEIGHTS", default="yolov5s.pt")
 # Expected sha256 of the weights; empty = a SHA256SUMS file beside them, the official list or an MLflow run's record.
 DETECTOR_WEIGHTS_SHA256 = env("DETECTOR_WEIGHTS_SHA256", default="")
@@ -36,6 +38,9 @@ DETECTOR_IOU = env.float("DETECTOR_IOU", default=0.45)
 DETECTOR_IMAGE_SIZE = env.int("DETECTOR_IMAGE_SIZE", default=640)
 DETECTOR_MAX_DETECTIONS = env.int("DETECTOR_MAX_DETECTIONS", default=100)
 DETECTOR_BATCH_SIZE = env.int("DETECTOR_BATCH_SIZE", default=8)
+# Minimum score of an open-vocabulary detection (DETECTOR_WEIGHTS an OWL-ViT/OWLv2 model, indexing/vision/owlvit.py):
+# its scores are sigmoids of box-word similarities, lower than YOLOv5's confidences (0.1 as in OWL-ViT's examples).
+OPEN_VOCABULARY_CONFIDENCE = env.float("OPEN_VOCABULARY_CONFIDENCE", default=0.1)
 # Extra views for small objects (indexing/vision/slicing.py, measured in docs/detection.md): a
 # mirrored full frame, full frames at other input sizes, overlapping tiles; merged by
 # indexing/vision/merging.py. They are part of the detector version: changing one is a redetect.

@@ -15,8 +15,9 @@ import tempfile
 from pathlib import Path
 
 import torch
-from django.core.management.base import BaseCommand
 from transformers import BertTokenizerFast, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
+
+from indexing.management.commands._tiny_model import TinyModelCommand
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
 # A word-level vocabulary: every caption the random weights make is a string of these.
@@ -33,23 +34,16 @@ SIZES = {
 }
 
 
-class Command(BaseCommand):
+class Command(TinyModelCommand):
     help = "Write a small random-weight BLIP captioner (model, tokenizer, processor) to DIR for offline use."
+    what, setting = "BLIP", "DESCRIPTIONS_MODEL"
+    size_help = (
+        "tiny: a few hundred KB, for tests; base: blip-image-captioning-base's towers (random weights), "
+        "for benchmarks that must cost what the default model costs."
+    )
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("directory", type=Path)
-        parser.add_argument("--seed", type=int, default=0, help="Same seed, same weights.")
-        parser.add_argument(
-            "--size",
-            choices=["tiny", "base"],
-            default="tiny",
-            help="tiny: a few hundred KB, for tests; base: blip-image-captioning-base's towers (random weights), "
-            "for benchmarks that must cost what the default model costs.",
-        )
-
-    def handle(self, *args, directory: Path, seed: int, size: str = "tiny", **options) -> None:
+    def write(self, directory: Path, *, seed: int, size: str, **options) -> None:
         write_test_blip(directory, seed=seed, size=size)
-        self.stdout.write(f"Wrote a test BLIP to {directory}; use it with DESCRIPTIONS_MODEL={directory}")
 
 
 def write_test_blip(directory: Path, seed: int = 0, size: str = "tiny") -> Path:

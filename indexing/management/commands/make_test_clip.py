@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 from django.conf import settings
-from django.core.management.base import BaseCommand
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizerFast
 from transformers.models.clip.tokenization_clip import bytes_to_unicode
+
+from indexing.management.commands._tiny_model import TinyModelCommand
 
 # The OpenAI CLIP preprocessing constants (as in openai/clip-vit-base-patch32).
 OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -24,23 +25,16 @@ CONTEXT_LENGTH = 77
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 
 
-class Command(BaseCommand):
+class Command(TinyModelCommand):
     help = "Write a small random-weight CLIP (model, tokenizer, processor) to DIR for offline use."
+    what, setting = "CLIP", "CLIP_MODEL"
+    size_help = (
+        "tiny: a few MB, for tests; base: the ViT-B/32 architecture (random weights), "
+        "for benchmarks that must cost what the real model costs."
+    )
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("directory", type=Path)
-        parser.add_argument("--seed", type=int, default=0, help="Same seed, same weights.")
-        parser.add_argument(
-            "--size",
-            choices=["tiny", "base"],
-            default="tiny",
-            help="tiny: a few MB, for tests; base: the ViT-B/32 architecture (random weights), "
-            "for benchmarks that must cost what the real model costs.",
-        )
-
-    def handle(self, *args, directory: Path, seed: int, size: str = "tiny", **options) -> None:
+    def write(self, directory: Path, *, seed: int, size: str, **options) -> None:
         write_test_clip(directory, seed=seed, size=size)
-        self.stdout.write(f"Wrote a test CLIP to {directory}; use it with CLIP_MODEL={directory}")
 
 
 # Tower shapes: "base" is openai/clip-vit-base-patch32's (transformers' CLIPConfig defaults).
@@ -58,7 +52,7 @@ TOWERS = {
 
 def write_test_clip(directory: Path, seed: int = 0, size: str = "tiny") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    tokenizer = _byte_level_tokenizer()
+    tokenizer = byte_level_tokenizer()
     text_tower, vision_tower = TOWERS[size]
     config = CLIPConfig(
         text_config={
@@ -84,11 +78,12 @@ def write_test_clip(directory: Path, seed: int = 0, size: str = "tiny") -> Path:
     return directory
 
 
-def _byte_level_tokenizer() -> CLIPTokenizerFast:
+def byte_level_tokenizer(context_length: int = CONTEXT_LENGTH) -> CLIPTokenizerFast:
     """A CLIP BPE tokenizer over bytes alone (no merges): any text tokenizes, one token a byte.
 
     Same layout as OpenAI's vocabulary: the 256 byte symbols, their end-of-word forms,
-    then the special tokens (so end-of-text has the largest id, as CLIP assumes).
+    then the special tokens (so end-of-text has the largest id, as CLIP assumes). The test
+    OWL-ViT (make_test_owlvit) shares it, with OWL-ViT's shorter context.
     """
     symbols = list(bytes_to_unicode().values())
     tokens = symbols + [symbol + "</w>" for symbol in symbols] + [BOS, EOS]
@@ -104,5 +99,5 @@ def _byte_level_tokenizer() -> CLIPTokenizerFast:
             eos_token=EOS,
             unk_token=EOS,
             pad_token=EOS,
-            model_max_length=CONTEXT_LENGTH,
+            model_max_length=context_length,
         )

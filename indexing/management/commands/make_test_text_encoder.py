@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
+from indexing.management.commands._tiny_model import TinyModelCommand
 from indexing.vision.text_encoder import ALIGNMENT_FILE
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -28,28 +28,24 @@ SIZES = {
 }
 
 
-class Command(BaseCommand):
+class Command(TinyModelCommand):
     help = "Write a small random-weight multilingual text encoder (sentence-transformers layout) to DIR."
+    what, setting = "text encoder", "TEXT_ENCODER"
+    sizes = tuple(sorted(SIZES))
+    size_help = (
+        "tiny: under 1 MB of weights, for tests; base: the real student's layers (random weights), "
+        "for benchmarks that must cost what the real model costs."
+    )
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("directory", type=Path)
+    def add_model_arguments(self, parser) -> None:
         parser.add_argument(
             "--aligned-to",
             required=True,
             help="The image model it stands in for: an embedder version (name@hash) or a CLIP id.",
         )
-        parser.add_argument("--seed", type=int, default=0, help="Same seed, same weights.")
-        parser.add_argument(
-            "--size",
-            choices=sorted(SIZES),
-            default="tiny",
-            help="tiny: under 1 MB of weights, for tests; base: the real student's layers (random weights), "
-            "for benchmarks that must cost what the real model costs.",
-        )
 
-    def handle(self, *args, directory: Path, aligned_to: str, seed: int, size: str = "tiny", **options) -> None:
-        write_test_text_encoder(directory, aligned_to=aligned_to, seed=seed, size=size)
-        self.stdout.write(f"Wrote a test text encoder to {directory}; use it with TEXT_ENCODER={directory}")
+    def write(self, directory: Path, *, seed: int, size: str, **options) -> None:
+        write_test_text_encoder(directory, aligned_to=options["aligned_to"], seed=seed, size=size)
 
 
 def vocabulary() -> list[str]:

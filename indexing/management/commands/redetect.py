@@ -19,7 +19,11 @@ class Command(ModelChangeCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--weights", help="Weights file, official name or runs:/ URI (default: configured).")
+        parser.add_argument(
+            "--weights",
+            help="Weights file, official name, runs:/ URI, or an OWL-ViT/OWLv2 model (open vocabulary; "
+            "default: configured).",
+        )
 
     def start(self, source: str | None) -> ModelChange:
         return redetect.start_redetect(weights=source)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.conf import settings
 from rest_framework import serializers
 
 from search.query.errors import SearchInputError
 from search.query.filters import MAX_FILTER_VALUES
+from search.query.image.words import too_many as too_many_words
 from search.query.validation import check_label_count
 
 
@@ -25,6 +27,19 @@ class LabelsField(serializers.ListField):
             data = [data]
         if isinstance(data, list | tuple):
             check_label_count(len(data))
+        return super().to_internal_value(data)
+
+
+class WordsField(serializers.ListField):
+    """Query words as a list, repeated form fields or comma-separated text; counted before each is validated."""
+
+    child = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = [data]
+        if isinstance(data, list | tuple) and len(data) > settings.SEARCH_MAX_QUERY_WORDS:
+            raise too_many_words(settings.SEARCH_MAX_QUERY_WORDS)
         return super().to_internal_value(data)
 
 
@@ -72,6 +87,13 @@ class SearchImageRequest(PagedFilterFields):
         required=False,
         help_text="Search only this region: x1,y1,x2,y2 in the photo's pixels. The detector does not run; "
         "the region is padded and cropped as a detected object is.",
+    )
+    words = WordsField(
+        required=False,
+        help_text="Also look for these words (a list, repeated, or comma-separated; at most SEARCH_MAX_QUERY_WORDS "
+        "of at most 50 characters): an open-vocabulary detector scores the photo's region proposals against "
+        "them, and the regions found are searched, labelled with the word. A detector with fixed classes "
+        "(YOLOv5) refuses them.",
     )
 
 

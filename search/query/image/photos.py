@@ -23,6 +23,7 @@ from indexing.vision.detector import Detection
 from indexing.vision.errors import ImageError, ModelLoadError
 from indexing.vision.images import load_image
 from search.query.errors import PhotoNotSearchable, SearchInputError
+from search.query.image.words import check_detector_takes_words
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,11 @@ def model_step(step: str) -> Iterator[None]:
         ) from exc
 
 
-def find_objects(image: Image.Image) -> FoundObjects:
+def find_objects(image: Image.Image, *, words: Sequence[str] = ()) -> FoundObjects:
     """Every object the detector found, the SEARCH_MAX_QUERY_OBJECTS most confident to be searched.
+
+    ``words`` (search.query.image.words, parsed) are looked for too, by an open-vocabulary
+    detector only; a detector with fixed classes refuses them (a 400).
 
     Every searched object costs a crop, an embedding and a vector search: a crowd photo
     with 48 people would hold a worker for each of them, so the cap applies before
@@ -73,8 +77,9 @@ def find_objects(image: Image.Image) -> FoundObjects:
     (box, label, confidence), for the page to draw and a click to search as a region.
     """
     detector, policy = served_models.detector(), CropPolicy.from_settings()  # a load failure stays a 503
+    check_detector_takes_words(detector, words)
     with model_step("object detector"):
-        detections = detector.detect([image])[0]
+        detections = detector.detect([image], words=words)[0] if words else detector.detect([image])[0]
     usable = [d for d in detections if crop_box(d.box, image.size, policy) is not None]
     usable.sort(key=lambda d: d.confidence, reverse=True)
     cap = settings.SEARCH_MAX_QUERY_OBJECTS
