@@ -23,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lib.setup import mixture_with_clusters, percentiles_ms, setup_django
+from lib.setup import mixture_with_clusters, setup_django
 
 setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
+from lib.text_fusion import latency_ms, rankers  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from indexing.ann import builds  # noqa: E402
@@ -36,10 +37,7 @@ from indexing.management.commands.make_test_blip import write_test_blip  # noqa:
 from indexing.models import Crop, Dataset, Description, SourceImage  # noqa: E402
 from indexing.vectors import copy_crops  # noqa: E402
 from indexing.vision.describe.local import LocalCaptioner  # noqa: E402
-from search.query import paging  # noqa: E402
-from search.query.filters import NO_FILTER  # noqa: E402
 from search.query.index_cache import index_holder  # noqa: E402
-from search.query.text import fusion  # noqa: E402
 
 VERSION = "bench"
 K = 12
@@ -105,20 +103,8 @@ def search_latency(queries: int) -> None:
     words = [f"{rng.choice(COLOURS)} {rng.choice(THINGS)}" for _ in range(queries)]
     index_holder.reset()
 
-    def off(vector, text):
-        return paging.pages(vector[None, :], version=VERSION, k=K, offset=0, crop_filter=NO_FILTER, min_score=None)
-
-    def rrf(vector, text):
-        return fusion.fused_page(text, vector, version=VERSION, k=K, offset=0, crop_filter=NO_FILTER, min_score=None)
-
-    for name, call in (("off", off), ("rrf", rrf)):
-        call(vectors[0], words[0])  # map the index, warm the caches
-        times = []
-        for vector, text in zip(vectors, words, strict=True):
-            started = time.perf_counter()
-            call(vector, text)
-            times.append(time.perf_counter() - started)
-        p50, p95 = percentiles_ms(times)
+    for name, call in zip(("off", "rrf"), rankers(VERSION), strict=True):
+        p50, p95 = latency_ms(call, vectors, words)
         print(f"text search SEARCH_TEXT_FUSION={name:3}  p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  ({queries} queries)")
 
 

@@ -18,6 +18,7 @@ both ways, a page of K results.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 from django.db import connection
@@ -103,6 +104,29 @@ def queries_of(words: list[str], count: int) -> dict[str, list[str]]:
     }
 
 
+def rankers(version: str) -> tuple[Callable, Callable]:
+    """One page of K for a query's vector and words: SEARCH_TEXT_FUSION off, and rrf."""
+
+    def off(vector, text):
+        return paging.pages(vector[None, :], version=version, k=K, offset=0, crop_filter=NO_FILTER, min_score=None)
+
+    def rrf(vector, text):
+        return fusion.fused_page(text, vector, version=version, k=K, offset=0, crop_filter=NO_FILTER, min_score=None)
+
+    return off, rrf
+
+
+def latency_ms(call: Callable, vectors, texts: list[str]) -> tuple[float, float]:
+    """p50 and p95 ms of ``call`` over the queries, one at a time, after one warm-up call."""
+    call(vectors[0], texts[0])  # map the index, warm the caches
+    times = []
+    for vector, text in zip(vectors, texts, strict=True):
+        started = time.perf_counter()
+        call(vector, text)
+        times.append(time.perf_counter() - started)
+    return percentiles_ms(times)
+
+
 def fusion_latency(*, queries: int, version: str) -> None:
     """Print text-search p50/p95 with SEARCH_TEXT_FUSION off beside rrf, per kind of query."""
     words = vocabulary()
@@ -111,20 +135,10 @@ def fusion_latency(*, queries: int, version: str) -> None:
     total = Description.objects.filter(model=MODEL).count()
     index_holder.reset()
 
-    def off(vector, text):
-        return paging.pages(vector[None, :], version=version, k=K, offset=0, crop_filter=NO_FILTER, min_score=None)
-
-    def rrf(vector, text):
-        return fusion.fused_page(text, vector, version=version, k=K, offset=0, crop_filter=NO_FILTER, min_score=None)
+    off, rrf = rankers(version)
 
     def timed(call, texts: list[str]) -> tuple[float, float]:
-        call(vectors[0], texts[0])  # map the index, warm the caches
-        times = []
-        for vector, text in zip(vectors, texts, strict=True):
-            started = time.perf_counter()
-            call(vector, text)
-            times.append(time.perf_counter() - started)
-        return percentiles_ms(times)
+        return latency_ms(call, vectors, texts)
 
     kinds = queries_of(words, queries)
     print(f"\ntext search, full-text fusion off beside on ({queries} queries of each kind, a page of {K}):")

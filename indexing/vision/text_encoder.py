@@ -23,6 +23,7 @@ from django.conf import settings
 from indexing.vision.device import choose_device
 from indexing.vision.errors import ModelLoadError
 from indexing.vision.loading import ModelsBySource
+from indexing.vision.pretrained import first_line
 from indexing.vision.weights.downloads import SourceUnreachable, download_problem, hub_endpoint
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def _load(model_id: str, cache_dir: str | Path, device: str):
         return build()
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
-            f"Could not load the text encoder {model_id!r} ({exc.__class__.__name__}: {_first_line(exc)}); "
+            f"Could not load the text encoder {model_id!r} ({exc.__class__.__name__}: {first_line(exc)}); "
             "if the model hub is unreachable, set TEXT_ENCODER to a local directory written by "
             "SentenceTransformer.save, or leave it empty to use the CLIP's own text tower."
         ) from exc
@@ -133,11 +134,6 @@ def _folder_hash(folder: Path) -> str:
             for chunk in iter(lambda h=handle: h.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()[:12]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else "no details"
 
 
 def _snapshot_folder(model) -> Path | None:

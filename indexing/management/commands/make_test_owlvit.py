@@ -18,22 +18,25 @@ from indexing.management.commands.make_test_clip import OPENAI_CLIP_MEAN, OPENAI
 
 CONTEXT_LENGTH = 16  # OWL-ViT's text queries are short: 16 tokens, as in the hub models
 TINY_TOWER = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
+# The hub base models' towers (OWL-ViT B/32 and OWLv2 B/16 share them; their image and patch sides differ).
+BASE_TEXT = {"hidden_size": 512, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 8}
+BASE_VISION = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12}
 # (text tower, vision tower, image side, patch side, projection): "base" is that of the hub models.
 SIZES = {
     ("owlvit", "tiny"): (TINY_TOWER, TINY_TOWER, 64, 16, 32),
     ("owlv2", "tiny"): (TINY_TOWER, TINY_TOWER, 64, 16, 32),
     # google/owlvit-base-patch32: ViT-B/32 at 768 px (transformers' OwlViTConfig defaults)
     ("owlvit", "base"): (
-        {"hidden_size": 512, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 8},
-        {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12},
+        BASE_TEXT,
+        BASE_VISION,
         768,
         32,
         512,
     ),
     # google/owlv2-base-patch16-ensemble: ViT-B/16 at 960 px
     ("owlv2", "base"): (
-        {"hidden_size": 512, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 8},
-        {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12},
+        BASE_TEXT,
+        BASE_VISION,
         960,
         16,
         512,
