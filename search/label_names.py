@@ -112,6 +112,16 @@ def stored_labels(names: Iterable[str], classes: Iterable[str]) -> list[str]:
     return [known.get(name.strip().casefold(), name) for name in names]
 
 
+@lru_cache(maxsize=256)
+def names_of(label: str) -> frozenset[str]:
+    """The label's names in every site language, casefolded: {"car", "자동차"} (a query may use any)."""
+    names = {label.casefold()}
+    for code, _name in settings.LANGUAGES:
+        with override(code):
+            names.add(gettext(label).casefold())
+    return frozenset(names)
+
+
 @lru_cache(maxsize=8)
 def _names_by_language(classes: tuple[str, ...]) -> dict[str, str]:
     """casefolded name in any site language -> the stored label (the catalogs are read once per process)."""

@@ -8,11 +8,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from search.api.base import SearchView, validated
+from search.api.search import filters_of
+from search.api.serializers import queries as s
 from search.api.serializers.common import ErrorResponse
 from search.query import explain
 
 
-class WhyRequest(serializers.Serializer):
+class WhyRequest(s.NarrowingFields):
+    """The query and the filters the crop was found under (the describer explains the top results of that search)."""
+
     q = serializers.CharField(help_text="The text query the crop was found by.")
 
 
@@ -45,5 +49,5 @@ class WhyView(SearchView):
     @extend_schema(parameters=[WhyRequest], responses={200: WhyResponse, 400: ErrorResponse, 404: ErrorResponse})
     def get(self, request: Request, crop_id: int) -> Response:
         params = validated(WhyRequest, request.query_params)
-        found = explain.explain(crop_id, params["q"], use_vlm=True)
+        found = explain.explain(crop_id, params["q"], use_vlm=True, labels=params.get("labels"), **filters_of(params))
         return Response(WhyResponse(vars(found)).data)

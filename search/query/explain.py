@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,10 +24,12 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchRank
 from django.db.models import F, Q
 
-from indexing import served_models
+from indexing import text_queries
 from indexing.models import Description
+from search.label_names import names_of
 from search.query import explain_vlm
 from search.query.errors import CropNotFound
+from search.query.filters import build_filter
 from search.query.results import visible
 from search.query.text.words import text_query
 from search.query.validation import validate_text
@@ -52,8 +55,22 @@ class Explanation:
     note: str = ""  # the same, in words
 
 
-def explain(crop_id: int, query: str, *, use_vlm: bool = False) -> Explanation:
+def explain(
+    crop_id: int,
+    query: str,
+    *,
+    use_vlm: bool = False,
+    labels: Sequence[str] | str | None = None,
+    datasets: Sequence | str | None = None,
+    splits: Sequence | str | None = None,
+) -> Explanation:
+    """Why the crop matched the text query; ``labels``, ``datasets``, ``splits``: the search's filters.
+
+    The filters are those the crop was found under: the describer explains a crop among the
+    top results of that search (a rare label's results are not the whole collection's top).
+    """
     query = validate_text(query)
+    crop_filter = build_filter(labels=labels, datasets=datasets, splits=splits)
     crop = (
         visible()
         .filter(pk=crop_id)
@@ -62,11 +79,14 @@ def explain(crop_id: int, query: str, *, use_vlm: bool = False) -> Explanation:
     )
     if crop is None:
         raise CropNotFound(f"There is no crop {crop_id}.")
-    embedder = served_models.embedder()
-    similarity, vector = None, None
-    if crop["embedder_version"] == embedder.version:
-        vector = embedder.embed_texts([query])[0]
+    # The query's vector as search embeds it (TEXT_ENCODER for any language, or the CLIP's own text
+    # tower), so the similarity shown is the one search ranked by.
+    vector, version = text_queries.embed_query(query)
+    similarity = None
+    if crop["embedder_version"] == version:
         similarity = round(float(np.dot(vector, np.asarray(crop["embedding"], dtype=np.float32))), 6)
+    else:
+        vector = None  # another CLIP embedded the crop: no similarity, and no top check against it
     match, words, of_photo = best_description(crop_id, crop["image_id"], query)
     agrees = names_label(query, crop["label"])
     facts = dict(
@@ -84,7 +104,7 @@ def explain(crop_id: int, query: str, *, use_vlm: bool = False) -> Explanation:
     if not use_vlm or not settings.EXPLAIN_WITH_VLM:
         return Explanation(**facts, sentence=template, source="template")
     answer = explain_vlm.vlm_answer(
-        crop_id=crop_id, query=query, label=crop["label"], vector=vector, version=embedder.version
+        crop_id=crop_id, query=query, label=crop["label"], vector=vector, version=version, crop_filter=crop_filter
     )
     if answer.fallback:
         return Explanation(**facts, sentence=template, source="template", fallback=answer.fallback, note=answer.note)
@@ -105,8 +125,15 @@ def best_description(crop_id: int, image_id: int, query: str) -> tuple[float | N
 
 
 def names_label(query: str, label: str) -> bool:
-    """Whether the query names the label as words ("a red car" names car; "cart" does not)."""
-    return re.search(rf"\b{re.escape(label.lower())}s?\b", query.lower()) is not None
+    """Whether the query names the label as words, in any site language ("a red car" and "빨간 자동차를" name car;
+    "cart" does not)."""
+    text = query.casefold()
+    for name in names_of(label):
+        # Korean particles follow a noun inside its word (자동차를): a name not in ASCII may start one.
+        ending = r"s?\b" if name.isascii() else ""
+        if re.search(rf"\b{re.escape(name)}{ending}", text):
+            return True
+    return False
 
 
 def template_sentence(

@@ -2,9 +2,9 @@
 
 Four bounds, each giving the template's sentence with its reason (``fallback``) instead:
 - ``top results``: the model is asked only about a crop among the top EXPLAIN_MAX_RESULTS
-  of the query's text search over the whole collection (CLIP's ranking, and the words'
-  with SEARCH_TEXT_FUSION=rrf): a client cannot have the collection described one request
-  at a time, only the results a search shows first;
+  of the query's text search under the filters it was found with (CLIP's ranking, and the
+  words' with SEARCH_TEXT_FUSION=rrf): a client cannot have the collection described one
+  request at a time, only the results a search shows first;
 - ``time budget``: a request waits at most EXPLAIN_TIME_BUDGET_SECONDS for the model.
   The call goes on in a thread (it ends by DESCRIPTIONS_TIMEOUT_SECONDS) and caches its
   answer, so a later request for the same crop and query gets the model's sentence;
@@ -30,7 +30,7 @@ from indexing.vision import describe
 from indexing.vision.describe import Describer, DescriberError
 from indexing.vision.images import load_image
 from search.query.candidates import search_vectors
-from search.query.filters import NO_FILTER
+from search.query.filters import NO_FILTER, CropFilter
 from search.query.results import visible
 from search.query.text import fusion
 from search.query.text.words import text_matches
@@ -63,8 +63,19 @@ class Answer:
     note: str = ""
 
 
-def vlm_answer(*, crop_id: int, query: str, label: str, vector: np.ndarray | None, version: str) -> Answer:
-    """The describer's sentence about the crop for the query, or why not (``vector``: the query's, by ``version``)."""
+def vlm_answer(
+    *,
+    crop_id: int,
+    query: str,
+    label: str,
+    vector: np.ndarray | None,
+    version: str,
+    crop_filter: CropFilter = NO_FILTER,
+) -> Answer:
+    """The describer's sentence about the crop for the query, or why not (``vector``: the query's, by ``version``).
+
+    ``crop_filter``: the search's filters, which the top results are ranked under.
+    """
     if settings.DESCRIPTIONS_BACKEND != "openai":  # BLIP continues a caption; it cannot answer a question
         note = _(
             "EXPLAIN_WITH_VLM needs a chat model (DESCRIPTIONS_BACKEND=openai); the local captioner only captions."
@@ -79,7 +90,7 @@ def vlm_answer(*, crop_id: int, query: str, label: str, vector: np.ndarray | Non
     if cached is not None:
         return Answer(sentence=cached, model=describer.version)
     top = settings.EXPLAIN_MAX_RESULTS
-    if vector is None or not among_top(crop_id, query, vector, version=version, top=top):
+    if vector is None or not among_top(crop_id, query, vector, version=version, top=top, crop_filter=crop_filter):
         note = _("The model explains only the top %(top)d results of a search; this crop is not among them.")
         return Answer(fallback=NOT_TOP, note=note % {"top": top})
     crop = visible().filter(pk=crop_id).only("file").first()
@@ -106,15 +117,20 @@ def cache_key(version: str, crop_id: int, query: str) -> str:
     return f"explain:{hashlib.sha256(version.encode()).hexdigest()[:16]}:{crop_id}:{digest}"
 
 
-def among_top(crop_id: int, query: str, vector: np.ndarray, *, version: str, top: int) -> bool:
-    """Whether the crop is among the first ``top`` of the query's unfiltered text search (bounded: ``top`` deep)."""
+def among_top(
+    crop_id: int, query: str, vector: np.ndarray, *, version: str, top: int, crop_filter: CropFilter = NO_FILTER
+) -> bool:
+    """Whether the crop is among the first ``top`` of the query's text search under ``crop_filter``.
+
+    Bounded as a search is: ``top`` deep, the filtered search's own caps.
+    """
     if top <= 0:
         return False
-    found = search_vectors(vector[None, :], top, NO_FILTER, None, version=version)[0]
+    found = search_vectors(vector[None, :], top, crop_filter, None, version=version)[0]
     if any(result.crop_id == crop_id for result in found):
         return True
     if fusion.mode() == "rrf":  # found by its words alone, it may come first too
-        return crop_id in text_matches(query, crop_filter=NO_FILTER, version=version, limit=top)
+        return crop_id in text_matches(query, crop_filter=crop_filter, version=version, limit=top)
     return False
 
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from indexing.catalog.selectors import dataset_by_reference
-from indexing.descriptions import runs
-from indexing.models import Crop, Dataset, DescriptionRun
+from indexing.descriptions.existing import describe_existing
+from indexing.models import Dataset, DescriptionRun
+from indexing.vision.describe import DescriberError
 
 
 class Command(BaseCommand):
     help = (
         "Describe crops with the configured vision-language model (DESCRIPTIONS_BACKEND, DESCRIPTIONS_MODEL), "
-        "skipping crops it already described."
+        "skipping crops it already described and datasets a worker is describing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,24 +25,30 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, help="Describe at most this many crops in this run.")
 
     def handle(self, *args, dataset: str | None = None, limit: int | None = None, **options) -> None:
-        crops = Crop.objects.filter(image__dataset__status=Dataset.Status.ACTIVE)
-        found = None
+        datasets = Dataset.objects.all()
         if dataset:
             try:
-                found = dataset_by_reference(dataset)
+                datasets = datasets.filter(pk=dataset_by_reference(dataset).pk)
             except Dataset.DoesNotExist as exc:
                 raise CommandError(f"No dataset {dataset!r}: give its id or name:version.") from exc
-            crops = crops.filter(image__dataset=found)
 
         def progress(record: DescriptionRun) -> None:
-            self.stdout.write(f"  {record.described}/{record.total} crops described")
+            self.stdout.write(f"  {record.dataset}: {record.described}/{record.total} crops described")
 
-        record = runs.run(crops, dataset=found, limit=limit, progress=progress)
-        if record.status == DescriptionRun.Status.FAILED:
-            raise CommandError(
-                f"Description run {record.pk} failed after {record.described} crop(s): {record.error}. "
-                "Run the command again to resume."
+        try:
+            done = describe_existing(datasets, limit=limit, progress=progress)
+        except DescriberError as exc:
+            raise CommandError(f"No crop described: {exc}") from exc
+        for busy in done.busy:
+            self.stderr.write(
+                f"Dataset {busy} is being described by a worker's run right now: skipped. "
+                "Run the command again once that run is done to describe what it leaves."
             )
-        self.stdout.write(
-            self.style.SUCCESS(f"Described {record.described} crop(s) with {record.model} (run {record.pk}).")
-        )
+        failed = done.failed
+        if failed is not None:
+            raise CommandError(
+                f"Description run {failed.pk} of {failed.dataset} failed after {failed.described} crop(s): "
+                f"{failed.error}. Run the command again to resume."
+            )
+        runs = ", ".join(str(record.pk) for record in done.runs) or "none needed"
+        self.stdout.write(self.style.SUCCESS(f"Described {done.described} crop(s) with {done.model} (runs: {runs})."))

@@ -56,13 +56,18 @@ class FilterValuesField(serializers.ListField):
         return super().to_internal_value(data)
 
 
-class FilterFields(serializers.Serializer):
-    """What narrows a search, shared by every search request (search.query.filters.CropFilter)."""
+class NarrowingFields(serializers.Serializer):
+    """What narrows a search (search.query.filters.CropFilter): every search request's, and "why this matched"'s."""
 
-    k = serializers.IntegerField(required=False, help_text="Number of results (1..SEARCH_MAX_K).")
     labels = LabelsField(required=False, help_text="Only these labels (a list, repeated, or comma-separated).")
     datasets = FilterValuesField(required=False, help_text="Only crops of these dataset ids (see /api/datasets).")
     splits = FilterValuesField(required=False, help_text="Only crops of photos in these splits (train, val...).")
+
+
+class FilterFields(NarrowingFields):
+    """What every search request takes: the filters, how many results and a score floor."""
+
+    k = serializers.IntegerField(required=False, help_text="Number of results (1..SEARCH_MAX_K).")
     min_score = serializers.FloatField(required=False, help_text="Drop results below this cosine similarity.")
 
 

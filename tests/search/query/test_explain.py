@@ -87,3 +87,24 @@ def test_its_photos_description_counts_when_it_matches_better(crop):
 
 def test_an_unknown_crop_is_not_found(db, real_models, client):
     assert client.get("/api/crops/999999/why", {"q": "a car"}).status_code == 404
+
+
+def test_a_query_in_any_language_is_explained_with_the_vector_search_ranked_by(crop, multilingual_queries):
+    # TEXT_ENCODER set: search embeds a Korean query with it, so the similarity shown must be that one
+    # (the CLIP's own text tower, which reads no Korean, would give another number).
+    from indexing import text_queries
+    from search.query import services
+
+    query = "빨간 자동차"
+    found = explain.explain(crop.pk, query)
+    searched = services.search_text_page(query, 1).results[0]
+    assert searched.crop_id == crop.pk
+    assert found.visual_similarity == pytest.approx(searched.score, abs=1e-5)
+    vector, _ = text_queries.embed_query(query)
+    assert found.visual_similarity == pytest.approx(float(np.dot(vector, crop.embedding)), abs=1e-5)
+    tower = float(np.dot(get_embedder().embed_texts([query])[0], crop.embedding))
+    assert abs(found.visual_similarity - tower) > 1e-4  # the two encoders differ: the check above can fail
+    # The query names the label in Korean, with the particle Korean writes inside the word.
+    assert found.label_agreement is True and "the query names its label, car" in found.sentence
+    assert explain.explain(crop.pk, "빨간 자동차를").label_agreement is True
+    assert explain.explain(crop.pk, "빨간 자전거").label_agreement is False  # a bicycle is not a car

@@ -76,3 +76,23 @@ def test_only_a_top_result_is_explained_by_the_model(crops, slow_vlm, settings, 
     assert "only the top 1 results" in body["note"]
     assert slow_vlm.requests == []  # the model was never asked about it
     assert client.get(f"/api/crops/{best.pk}/why", {"q": query}).json()["source"] == "vlm"
+
+
+def test_a_top_result_of_a_filtered_search_is_explained_under_that_filter(crops, slow_vlm, settings, client):
+    # A rare label's best crop is far down the whole collection's list: ranked without the search's
+    # filter, the result the user is looking at would never get the model's sentence.
+    settings.EXPLAIN_MAX_RESULTS = 1
+    query = "a red car"
+    vector = get_embedder().embed_texts([query])[0]
+    phone = make_crop(make_image(crops[0].image.dataset, seed=7), -vector, label="cell phone", confidence=0.7)
+    phone.file.save("phone.png", ContentFile(png_bytes()), save=True)
+    url = f"/api/crops/{phone.pk}/why"
+    unfiltered = client.get(url, {"q": query}).json()
+    assert unfiltered["fallback"] == "not a top result"  # the last of the whole collection
+    other_dataset = client.get(url, {"q": query, "datasets": str(make_dataset("elsewhere").pk)}).json()
+    assert other_dataset["fallback"] == "not a top result"  # not in that dataset at all
+    assert slow_vlm.requests == []
+    body = client.get(url, {"q": query, "labels": "cell phone"}).json()
+    assert body["source"] == "vlm" and body["sentence"] == SENTENCE, body
+    refused = client.get(url, {"q": query, "labels": "spaceship"})
+    assert refused.status_code == 400 and "spaceship" in refused.json()["error"]
