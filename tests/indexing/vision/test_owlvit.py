@@ -39,8 +39,14 @@ def test_labels_are_the_vocabulary_and_boxes_lie_in_the_photo_best_first(owl, ph
     assert {d.label for detections in found for d in detections} == set(OPEN_VOCABULARY)
 
 
+def rounded(detections: list) -> list[tuple]:
+    """Detections to compare across calls: a batch's float sums (or a longer list of query texts) differ
+    from one photo's in the last bits of a float32 (BLAS blocks them otherwise), never in what was found."""
+    return [(d.label, round(d.confidence, 5), tuple(round(v, 2) for v in d.box)) for d in detections]
+
+
 def test_a_photo_gets_the_same_detections_alone_as_in_a_batch(owl, photos) -> None:
-    assert owl.detect(photos) == [owl.detect([photo])[0] for photo in photos]
+    assert [rounded(found) for found in owl.detect(photos)] == [rounded(owl.detect([p])[0]) for p in photos]
 
 
 def test_a_query_word_outside_the_vocabulary_finds_boxes_labelled_with_it(owl, photos) -> None:
@@ -49,8 +55,8 @@ def test_a_query_word_outside_the_vocabulary_finds_boxes_labelled_with_it(owl, p
     labels = {d.label for d in found}
     # The new word has boxes of its own; a vocabulary word asked again in another spelling adds nothing.
     assert "bicycle" in labels and labels <= {*OPEN_VOCABULARY, "bicycle"}
-    assert [d for d in found if d.label != "bicycle"] == plain
-    assert owl.detect(photos[:1]) == [plain]  # the word is not kept in the vocabulary
+    assert rounded([d for d in found if d.label != "bicycle"]) == rounded(plain)
+    assert rounded(owl.detect(photos[:1])[0]) == rounded(plain)  # the word is not kept in the vocabulary
 
 
 def test_the_kind_is_read_from_detector_weights(test_owlvit_dir, test_clip_dir, yolov5n_weights) -> None:
@@ -103,4 +109,5 @@ def test_an_owlv2_model_works_the_same_way(tmp_path, photos) -> None:
         assert all(
             0 <= d.box[0] <= d.box[2] <= photo.width and 0 <= d.box[1] <= d.box[3] <= photo.height for d in detections
         )
-    assert found == [owlv2.detect([photo], words=["bicycle"])[0] for photo in photos[:2]]
+    alone = [rounded(owlv2.detect([photo], words=["bicycle"])[0]) for photo in photos[:2]]
+    assert [rounded(detections) for detections in found] == alone
