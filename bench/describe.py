@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,14 +27,12 @@ setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
+from lib.captioner import captioner_rate  # noqa: E402
 from lib.text_fusion import latency_ms, rankers  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from indexing.ann import builds  # noqa: E402
-from indexing.management.commands.make_test_blip import write_test_blip  # noqa: E402
 from indexing.models import Crop, Dataset, Description, SourceImage  # noqa: E402
 from indexing.vectors import copy_crops  # noqa: E402
-from indexing.vision.describe.local import LocalCaptioner  # noqa: E402
 from search.query.index_cache import index_holder  # noqa: E402
 
 VERSION = "bench"
@@ -44,28 +40,6 @@ K = 12
 COLOURS = ["red", "blue", "green", "black", "white", "grey", "yellow", "orange", "brown", "silver"]
 THINGS = ["car", "truck", "bus", "bicycle", "person", "dog", "umbrella", "backpack", "handbag", "bench"]
 PLACES = ["street", "road", "park", "station", "shop", "beach", "field", "crossing", "garden", "bridge"]
-
-
-def captioner_rate(model: str | None, size: str, device: str | None, crops: int, batch: int, tokens: int) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        source = model or str(write_test_blip(Path(scratch) / "blip", size=size))
-        captioner = LocalCaptioner(source, device=device)
-        if not model:  # random weights stop at random: make each caption as long as a real one
-            captioner.model.generation_config.min_new_tokens = tokens
-        captioner.max_tokens = tokens
-        rng = np.random.default_rng(0)
-        images = [Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)) for _ in range(crops)]
-        captioner.describe(images[:2], ["a photo of a car,"] * 2)  # warm up
-        started = time.perf_counter()
-        for start in range(0, crops, batch):
-            step = images[start : start + batch]
-            captioner.describe(step, ["a photo of a car,"] * len(step))
-        elapsed = time.perf_counter() - started
-    print(
-        f"captioner {captioner.version} on {captioner.device} ({torch.get_num_threads()} threads): "
-        f"{crops / elapsed:.2f} descriptions/s "
-        f"({crops} crops, batch {batch}, {tokens} new tokens{'' if model else ' each'})"
-    )
 
 
 def sentence(rng: np.random.Generator) -> str:

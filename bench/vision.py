@@ -1,11 +1,16 @@
 """Throughput of the vision models on COCO128: images/s for batch sizes 1, 8 and 32; text-query ms.
 
-    python bench/vision.py [--images N] [--queries N] [--open-vocabulary N] [--detectors-only]
+    python bench/vision.py [--images N] [--queries N] [--open-vocabulary N] [--descriptions N] [--detectors-only]
 
 Open-vocabulary detectors (``--open-vocabulary N`` photos, 0 skips): photos/s one photo at a
 time, YOLOv5n beside OWL-ViT (owlvit-base-patch32's architecture) and OWLv2
 (owlv2-base-patch16-ensemble's), both written by make_test_owlvit with random weights: no
 weights can be downloaded offline, and the cost is the architecture's, not the weights'.
+
+Descriptions (``--descriptions N`` crops, 0 skips): descriptions/s of the default local
+captioner, DESCRIPTIONS_MODEL when it is a local directory, else a random BLIP of its
+architecture (make_test_blip --size base: the real model's cost, no meaning), on
+MODEL_DEVICE (the GPU when there is one); bench/describe.py times it with more options.
 
 Text queries: one query at a time, as search embeds them, through the CLIP's text tower
 and through the multilingual text encoder (TEXT_ENCODER when it is a local folder, else
@@ -36,6 +41,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from lib.captioner import captioner_rate  # noqa: E402
 
 from indexing.vision.detector import Detector  # noqa: E402
 from indexing.vision.embedder import Embedder  # noqa: E402
@@ -70,6 +76,9 @@ def main() -> None:
     parser.add_argument(
         "--open-vocabulary", type=int, default=8, help="photos to time the open-vocabulary detectors on (0: none)"
     )
+    parser.add_argument(
+        "--descriptions", type=int, default=4, help="crops to time the default local captioner on (0: none)"
+    )
     parser.add_argument("--detectors-only", action="store_true", help="skip the embedders and text encoders")
     args = parser.parse_args()
     assets = Path(settings.SHARED_ASSETS_DIR)
@@ -87,6 +96,11 @@ def main() -> None:
         rate = throughput(detector.detect, images, batch_size)
         print(f"detector {detector.version} on {detector.device} batch {batch_size:2d}: {rate:6.1f} images/s")
     print(f"peak RSS after detector: {peak_rss_mib():.0f} MiB")
+    if args.descriptions:
+        captioner = settings.DESCRIPTIONS_MODEL if Path(settings.DESCRIPTIONS_MODEL).is_dir() else None
+        # 20 new tokens: a real caption's length; batches of 4, as a worker describes a step.
+        captioner_rate(captioner, "base", None, args.descriptions, min(args.descriptions, 4), 20)
+        print(f"peak RSS after captioner: {peak_rss_mib():.0f} MiB")
     if args.detectors_only:
         return
 

@@ -157,12 +157,17 @@ def copy_crop_rows(rows: Iterable[tuple]) -> None:
                 copy.write_row(row)
 
 
-def copy_crops(*, image_id: int, vectors: np.ndarray, labels: list[str], version: str) -> int:
-    """Bulk-load crops of one image (benchmarks, imports): empty file names, unit boxes."""
+def copy_crops(*, image_id: int | Iterable[int], vectors: np.ndarray, labels: list[str], version: str) -> int:
+    """Bulk-load crops (benchmarks, imports): empty file names, unit boxes.
+
+    ``image_id``: one photo for every crop, or each crop's photo (a collection's layout: a few
+    crops a photo, which is what the planner's joins over photos see in a real database).
+    """
     now = timezone.now()
+    photos = [image_id] * len(vectors) if isinstance(image_id, int) else [int(i) for i in image_id]
     with transaction.atomic():
         copy_crop_rows(
-            (image_id, label, 0.9, 0.0, 0.0, 1.0, 1.0, "", vector, version, version, True, now)
-            for vector, label in zip(vectors, labels, strict=True)
+            (photo, label, 0.9, 0.0, 0.0, 1.0, 1.0, "", vector, version, version, True, now)
+            for photo, vector, label in zip(photos, vectors, labels, strict=True)
         )
     return len(vectors)

@@ -23,14 +23,16 @@ DOOMED_SHARE = 0.05  # of the crops, in a dataset being deleted
 
 
 def doomed_dataset(ids: np.ndarray) -> Dataset:
-    """The last DOOMED_SHARE of the crops moved to their own dataset (active until the build is made)."""
+    """The photos of the last DOOMED_SHARE of the crops moved to their own dataset (active until the build is made).
+
+    Photos move, not crops: a dataset owns photos, and its crops follow them (the share is then
+    DOOMED_SHARE and at most one photo's crops more).
+    """
     dataset, _ = Dataset.objects.get_or_create(name="bench-doomed", defaults={"version": "1"})
     Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.ACTIVE)
-    image, _ = SourceImage.objects.get_or_create(
-        dataset=dataset, sha256="bench-doomed", defaults={"file": "doomed.jpg", "width": 10, "height": 10}
-    )
     first = int(ids[int(len(ids) * (1 - DOOMED_SHARE))])
-    Crop.objects.filter(pk__gte=first).update(image=image)
+    photos = Crop.objects.filter(pk__gte=first).values("image_id")
+    SourceImage.objects.filter(pk__in=photos).update(dataset=dataset)
     return dataset
 
 
