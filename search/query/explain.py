@@ -23,10 +23,11 @@ import numpy as np
 from django.conf import settings
 from django.contrib.postgres.search import SearchRank
 from django.db.models import F, Q
+from django.utils.translation import gettext as _
 
 from indexing import text_queries
 from indexing.models import Description
-from search.label_names import names_of
+from search.label_names import display_name, names_of
 from search.query import explain_vlm
 from search.query.errors import CropNotFound
 from search.query.filters import build_filter
@@ -146,17 +147,29 @@ def template_sentence(
     label_agreement: bool,
     detector_confidence: float,
     matched_photo: bool = False,
-    **_,
+    **other_facts,
 ) -> str:
+    # In the reader's language (the page's, or the API request's Accept-Language), the label by its name there.
+    name = display_name(label)
     parts = []
     if visual_similarity is not None:
-        parts.append(f"it looks like “{query}” to CLIP (similarity {visual_similarity:.2f})")
+        parts.append(
+            _("it looks like “%(query)s” to CLIP (similarity %(similarity).2f)")
+            % {"query": query, "similarity": visual_similarity}
+        )
     if text_match is not None:
-        whose = "its photo's description" if matched_photo else "its description"
-        parts.append(f"{whose} “{matched_description}” shares the query's words (text match {text_match:.2f})")
+        shares = (
+            _("its photo's description “%(text)s” shares the query's words (text match %(match).2f)")
+            if matched_photo
+            else _("its description “%(text)s” shares the query's words (text match %(match).2f)")
+        )
+        parts.append(shares % {"text": matched_description, "match": text_match})
     if label_agreement:
-        parts.append(f"the query names its label, {label}")
+        parts.append(_("the query names its label, %(label)s") % {"label": name})
     else:
-        parts.append(f"the query does not name its label ({label})")
-    confidence = f"the detector saw a {label} with confidence {detector_confidence:.2f}"
-    return f"Found because {'; '.join(parts)}; {confidence}."
+        parts.append(_("the query does not name its label (%(label)s)") % {"label": name})
+    detector = _("the detector saw a %(label)s with confidence %(confidence).2f") % {
+        "label": name,
+        "confidence": detector_confidence,
+    }
+    return _("Found because %(reasons)s; %(detector)s.") % {"reasons": "; ".join(parts), "detector": detector}

@@ -108,3 +108,16 @@ def test_a_query_in_any_language_is_explained_with_the_vector_search_ranked_by(c
     assert found.label_agreement is True and "the query names its label, car" in found.sentence
     assert explain.explain(crop.pk, "빨간 자동차를").label_agreement is True
     assert explain.explain(crop.pk, "빨간 자전거").label_agreement is False  # a bicycle is not a car
+
+
+def test_the_sentence_is_in_the_reader_s_language_on_the_page_and_in_the_api(crop, client):
+    korean = client.get(f"/api/crops/{crop.pk}/why", {"q": "turquoise car"}, HTTP_ACCEPT_LANGUAGE="ko").json()
+    assert korean["sentence"].startswith("찾은 이유: CLIP이 보기에 “turquoise car”와 닮았습니다")
+    assert "설명 “a dented turquoise hatchback car”에 검색어의 단어가 있습니다" in korean["sentence"]
+    assert "검색어에 레이블 자동차이(가) 들어 있습니다" in korean["sentence"]  # the label by its Korean name
+    assert "검출기가 자동차을(를) 신뢰도 0.81로 보았습니다" in korean["sentence"]
+    assert "Found" not in korean["sentence"] and korean["label"] == "car"  # the stored label stays as it is
+    english = client.get(f"/api/crops/{crop.pk}/why", {"q": "turquoise car"}, HTTP_ACCEPT_LANGUAGE="en").json()
+    assert english["sentence"].startswith("Found because it looks like “turquoise car” to CLIP")
+    page = client.get(f"/crops/{crop.pk}", {"q": "turquoise car"}, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "찾은 이유: CLIP이 보기에" in page
