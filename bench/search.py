@@ -101,12 +101,11 @@ def load_collection(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def store_photos(dataset: Dataset, count: int) -> np.ndarray:
     """``count`` photo rows of the dataset (no files: the bench reads rows, never pixels); their ids in order."""
-    for start in range(0, count, 20_000):
-        SourceImage.objects.bulk_create(
-            SourceImage(dataset=dataset, sha256=f"bench-{i}", file=f"bench/{i}.jpg", width=640, height=480)
-            for i in range(start, min(start + 20_000, count))
-        )
-    return np.asarray(SourceImage.objects.filter(dataset=dataset).order_by("pk").values_list("pk", flat=True))
+    photos = (
+        SourceImage(dataset=dataset, sha256=f"bench-{i}", file=f"bench/{i}.jpg", width=640, height=480)
+        for i in range(count)
+    )
+    return np.asarray([photo.pk for photo in SourceImage.objects.bulk_create(photos, batch_size=20_000)])
 
 
 def recall(found: list[list[int]], truth: list[list[int]]) -> float:

@@ -115,11 +115,8 @@ def stored_labels(names: Iterable[str], classes: Iterable[str]) -> list[str]:
 @lru_cache(maxsize=256)
 def names_of(label: str) -> frozenset[str]:
     """The label's names in every site language, casefolded: {"car", "자동차"} (a query may use any)."""
-    names = {label.casefold()}
-    for code, _name in settings.LANGUAGES:
-        with override(code):
-            names.add(gettext(label).casefold())
-    return frozenset(names)
+    # The one-class mapping's names, past its cache (which holds the served class sets).
+    return frozenset(_names_by_language.__wrapped__((label,)))
 
 
 @lru_cache(maxsize=8)
